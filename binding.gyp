@@ -1,0 +1,28 @@
+{
+  "targets": [
+    {
+      "target_name": "tsvisor_native",
+      "sources": [
+        "native/addon/addon.cc",
+        "native/addon/notify.cc",
+        "native/addon/memory.cc",
+        "native/addon/fdpass.cc",
+        "native/addon/fsops.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+      "cflags_cc": ["-O2", "-std=c++17", "-Wall"]
+    },
+    {
+      "target_name": "tsvisor-launcher",
+      "type": "executable",
+      "sources": [
+        "native/launcher/main.c",
+        "native/launcher/jail.c",
+        "native/launcher/gofer_root.c",
+        "native/launcher/util.c"
+      ],
+      "cflags": ["-O2", "-Wall", "-std=gnu11"]
+    }
+  ]
+}

@@ -1,0 +1,131 @@
+// The few fd-level calls the sentry makes itself: stat of an fd it was handed,
+// memfds for synthetic file contents, openat2 below a directory it holds (the
+// sandbox's procfs), and prlimit on a task. Host files are opened by the gofer,
+// never here.
+#include "common.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <cstring>
+#include <string>
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+namespace tsvisor {
+namespace {
+
+// A path argument arrives as a latin1 JS string: one char per byte, so any byte
+// sequence a program used survives the round trip.
+std::string Latin1(const Napi::Value& v) {
+  std::u16string s = v.As<Napi::String>().Utf16Value();
+  std::string out(s.size(), '\0');
+  for (size_t i = 0; i < s.size(); i++) out[i] = (char)(s[i] & 0xff);
+  return out;
+}
+
+// fstatRaw(fd, buf) -> 0 or -errno; buf receives struct stat (144 bytes), the
+// exact layout newfstatat copies to user space on x86_64.
+Napi::Value FstatRaw(const Napi::CallbackInfo& info) {
+  Napi::Uint8Array buf = info[1].As<Napi::Uint8Array>();
+  if (buf.ByteLength() < sizeof(struct stat)) return Ret(info.Env(), -EINVAL);
+  if (fstat(ArgInt(info, 0), reinterpret_cast<struct stat*>(buf.Data())) < 0) return Err(info.Env());
+  return Ret(info.Env(), 0);
+}
+
+// statxRaw(fd, flags, mask, buf) -> 0 or -errno; statx(fd, "", AT_EMPTY_PATH|flags).
+Napi::Value StatxRaw(const Napi::CallbackInfo& info) {
+  Napi::Uint8Array buf = info[3].As<Napi::Uint8Array>();
+  if (buf.ByteLength() < sizeof(struct statx)) return Ret(info.Env(), -EINVAL);
+  int r = statx(ArgInt(info, 0), "", AT_EMPTY_PATH | ArgInt(info, 1), (unsigned)ArgInt(info, 2),
+                reinterpret_cast<struct statx*>(buf.Data()));
+  return r < 0 ? Err(info.Env()) : Ret(info.Env(), 0);
+}
+
+// openat2(dirfd, path, flags, mode, resolve) -> fd (close-on-exec) or -errno
+Napi::Value Openat2(const Napi::CallbackInfo& info) {
+  std::string path = Latin1(info[1]);
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = (uint64_t)(uint32_t)ArgInt(info, 2) | O_CLOEXEC;
+  how.mode = (uint64_t)(uint32_t)ArgInt(info, 3);
+  how.resolve = (uint64_t)(uint32_t)ArgInt(info, 4);
+  long r = syscall(SYS_openat2, ArgInt(info, 0), path.c_str(), &how, sizeof how);
+  return r < 0 ? Err(info.Env()) : Ret(info.Env(), r);
+}
+
+// memfdCreate(name) -> fd or -errno: backing for a synthetic file's contents.
+Napi::Value MemfdCreate(const Napi::CallbackInfo& info) {
+  std::string name = Latin1(info[0]);
+  int fd = memfd_create(name.c_str(), MFD_CLOEXEC);
+  return fd < 0 ? Err(info.Env()) : Ret(info.Env(), fd);
+}
+
+// pwriteAll(fd, buf, len, offset) -> len or -errno
+Napi::Value PwriteAll(const Napi::CallbackInfo& info) {
+  int fd = ArgInt(info, 0);
+  Napi::Uint8Array buf = info[1].As<Napi::Uint8Array>();
+  size_t len = (size_t)ArgI64(info, 2);
+  off_t off = (off_t)ArgI64(info, 3);
+  if (len > buf.ByteLength()) return Ret(info.Env(), -EINVAL);
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = pwrite(fd, buf.Data() + done, len - done, off + (off_t)done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Err(info.Env());
+    }
+    done += (size_t)n;
+  }
+  return Ret(info.Env(), (long long)done);
+}
+
+// pread(fd, buf, len, offset) -> bytes or -errno
+Napi::Value Pread(const Napi::CallbackInfo& info) {
+  int fd = ArgInt(info, 0);
+  Napi::Uint8Array buf = info[1].As<Napi::Uint8Array>();
+  size_t len = (size_t)ArgI64(info, 2);
+  if (len > buf.ByteLength()) return Ret(info.Env(), -EINVAL);
+  ssize_t n = pread(fd, buf.Data(), len, (off_t)ArgI64(info, 3));
+  return n < 0 ? Err(info.Env()) : Ret(info.Env(), n);
+}
+
+// prlimit(pid, resource, newBuf|null, oldBuf|null) -> 0 or -errno. The buffers
+// hold struct rlimit as a program passes it, so they go to and from task memory
+// unchanged (RLIM_INFINITY does not fit a JS number).
+Napi::Value Prlimit(const Napi::CallbackInfo& info) {
+  const struct rlimit* nl = nullptr;
+  struct rlimit* ol = nullptr;
+  if (info[2].IsTypedArray()) {
+    Napi::Uint8Array b = info[2].As<Napi::Uint8Array>();
+    if (b.ByteLength() < sizeof(struct rlimit)) return Ret(info.Env(), -EINVAL);
+    nl = reinterpret_cast<const struct rlimit*>(b.Data());
+  }
+  if (info[3].IsTypedArray()) {
+    Napi::Uint8Array b = info[3].As<Napi::Uint8Array>();
+    if (b.ByteLength() < sizeof(struct rlimit)) return Ret(info.Env(), -EINVAL);
+    ol = reinterpret_cast<struct rlimit*>(b.Data());
+  }
+  if (prlimit(ArgInt(info, 0), (__rlimit_resource)ArgInt(info, 1), nl, ol) < 0) return Err(info.Env());
+  return Ret(info.Env(), 0);
+}
+
+}  // namespace
+
+void InitFsOps(Napi::Env env, Napi::Object e) {
+  e.Set("fstatRaw", Napi::Function::New(env, FstatRaw));
+  e.Set("statxRaw", Napi::Function::New(env, StatxRaw));
+  e.Set("openat2", Napi::Function::New(env, Openat2));
+  e.Set("memfdCreate", Napi::Function::New(env, MemfdCreate));
+  e.Set("pwriteAll", Napi::Function::New(env, PwriteAll));
+  e.Set("pread", Napi::Function::New(env, Pread));
+  e.Set("prlimit", Napi::Function::New(env, Prlimit));
+}
+
+}  // namespace tsvisor

@@ -1,0 +1,50 @@
+// Typed face of the native addon (native/addon/*.cc) and the launcher binary.
+// Every function returns a number: >= 0 on success, -errno on failure.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export interface NativeAddon {
+  // seccomp user notification (notify.cc)
+  notifSetSyncWakeup(listenerFd: number): number;
+  notifWait(listenerFd: number, wakeFd: number, timeoutMs: number): number;
+  notifRecv(listenerFd: number, out: Uint32Array): number;
+  notifSend(listenerFd: number, idLo: number, idHi: number, value: number, error: number, flags: number): number;
+  notifAddFd(listenerFd: number, idLo: number, idHi: number, srcFd: number, newFd: number, newFdFlags: number, flags: number): number;
+  notifIdValid(listenerFd: number, idLo: number, idHi: number): number;
+  eventfd(): number;
+  eventfdSignal(fd: number): number;
+  // task memory (memory.cc)
+  readMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
+  writeMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
+  readCString(pid: number, addr: number, buf: Uint8Array, max: number): number;
+  // fd passing (fdpass.cc)
+  socketpair(seqpacket: boolean): Int32Array | number;
+  sendMsg(sock: number, data: Uint8Array, len: number, fds: Int32Array, nfds: number): number;
+  recvMsg(sock: number, buf: Uint8Array, fdsOut: Int32Array): number;
+  close(fd: number): number;
+  pidfdOpen(pid: number, flags: number): number;
+  pidfdGetfd(pidfd: number, targetFd: number): number;
+  // fd-level helpers (fsops.cc)
+  fstatRaw(fd: number, buf: Uint8Array): number;
+  statxRaw(fd: number, flags: number, mask: number, buf: Uint8Array): number;
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
+  memfdCreate(name: string): number;
+  pwriteAll(fd: number, buf: Uint8Array, len: number, offset: number): number;
+  pread(fd: number, buf: Uint8Array, len: number, offset: number): number;
+  prlimit(pid: number, resource: number, newLimit: Uint8Array | null, oldLimit: Uint8Array | null): number;
+}
+
+/** The repository root, found from this file whether it runs from source or dist/. */
+export const PROJECT_ROOT = (() => {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // dist/native/index.js or native/index.ts
+  return here.includes(`${path.sep}dist${path.sep}`) || here.endsWith(`${path.sep}dist`)
+    ? path.resolve(here, '..', '..')
+    : path.resolve(here, '..');
+})();
+
+export const LAUNCHER_PATH = path.join(PROJECT_ROOT, 'build', 'Release', 'tsvisor-launcher');
+
+const require = createRequire(import.meta.url);
+export const native: NativeAddon = require(path.join(PROJECT_ROOT, 'build', 'Release', 'tsvisor_native.node')) as NativeAddon;
