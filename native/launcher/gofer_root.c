@@ -1,1 +1,109 @@
-/* placeholder */
+/* `gofer` mode: build the sandbox's root tree in a private mount namespace and
+ * exec the gofer into it. Nothing here is visible on the host; the tree goes
+ * away with the last process of the namespace (the gofer and the sandbox).
+ *
+ * STATE/layer   tmpfs holding the overlay's upper and work dirs (throwaway)
+ * STATE/merged  overlay: lower = --lower (read-only), upper in STATE/layer
+ * merged/tmp    a fresh tmpfs
+ * merged/dev    a tmpfs with null, zero, full, random, urandom, tty bound from
+ *               the host and the fd/stdin/stdout/stderr links
+ */
+#define _GNU_SOURCE
+#include "launcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void mount_or_die(const char *src, const char *dst, const char *type, unsigned long flags, const char *data) {
+  if (mount(src, dst, type, flags, data) < 0) die_errno("mount %s on %s", type ? type : src, dst);
+}
+
+static void bind_device(const char *dev_dir, const char *name) {
+  char host[256], target[4096];
+  snprintf(host, sizeof host, "/dev/%s", name);
+  snprintf(target, sizeof target, "%s/%s", dev_dir, name);
+  struct stat st;
+  if (stat(host, &st) < 0) return; /* the host lacks it (a tty-less run has no /dev/tty user): skip */
+  int fd = open(target, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+  if (fd < 0) die_errno("create %s", target);
+  close(fd);
+  mount_or_die(host, target, NULL, MS_BIND, NULL);
+  mount_or_die(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NOEXEC, NULL);
+}
+
+static void make_dev(const char *merged) {
+  char dev[4096], path[4096];
+  snprintf(dev, sizeof dev, "%s/dev", merged);
+  mkdir_p(dev, 0755);
+  mount_or_die("tsvisor-dev", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k");
+  static const char *devices[] = {"null", "zero", "full", "random", "urandom", "tty"};
+  for (size_t i = 0; i < sizeof devices / sizeof *devices; i++) bind_device(dev, devices[i]);
+  static const char *links[][2] = {
+      {"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
+      {"stderr", "/proc/self/fd/2"}, {"core", "/proc/kcore"}};
+  for (size_t i = 0; i < sizeof links / sizeof *links; i++) {
+    if (strcmp(links[i][0], "core") == 0) continue; /* not exposed */
+    snprintf(path, sizeof path, "%s/%s", dev, links[i][0]);
+    if (symlink(links[i][1], path) < 0) die_errno("symlink %s", path);
+  }
+  snprintf(path, sizeof path, "%s/shm", dev);
+  mkdir_p(path, 01777);
+  mount_or_die("tsvisor-shm", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  snprintf(path, sizeof path, "%s/pts", dev);
+  mkdir_p(path, 0755);
+}
+
+int gofer_root_main(int argc, char **argv) {
+  const char *lower = NULL, *state = NULL;
+  int i = 1;
+  for (; i < argc; i++) {
+    if (strcmp(argv[i], "--") == 0) { i++; break; }
+    if (i + 1 >= argc) die("option %s needs a value", argv[i]);
+    if (strcmp(argv[i], "--lower") == 0) lower = argv[++i];
+    else if (strcmp(argv[i], "--state") == 0) state = argv[++i];
+    else die("unknown option %s", argv[i]);
+  }
+  if (!lower || !state || i >= argc) die("usage: gofer --lower DIR --state DIR -- CMD...");
+
+  die_with_parent();
+  if (unshare(CLONE_NEWNS) < 0) die_errno("unshare(CLONE_NEWNS)");
+  /* Nothing we mount may reach the host, and host mount events need not reach us. */
+  mount_or_die(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+
+  char layer[4096], upper[4096], work[4096], merged[4096], opts[12288], tmp[4096];
+  snprintf(layer, sizeof layer, "%s/layer", state);
+  snprintf(upper, sizeof upper, "%s/upper", layer);
+  snprintf(work, sizeof work, "%s/work", layer);
+  snprintf(merged, sizeof merged, "%s/merged", state);
+  mkdir_p(layer, 0700);
+  mkdir_p(merged, 0755);
+  mount_or_die("tsvisor-layer", layer, "tmpfs", MS_NOSUID, "mode=700");
+  mkdir_p(upper, 0755);
+  mkdir_p(work, 0700);
+  /* The root's own mode and owner show through from the lower layer. */
+  struct stat lst;
+  if (stat(lower, &lst) < 0) die_errno("stat %s", lower);
+  if (!S_ISDIR(lst.st_mode)) die("%s is not a directory", lower);
+  chmod(upper, lst.st_mode & 07777);
+  if (chown(upper, lst.st_uid, lst.st_gid) < 0) die_errno("chown %s", upper);
+  if (snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work) >= (int)sizeof opts)
+    die("overlay options too long");
+  mount_or_die("tsvisor-root", merged, "overlay", 0, opts);
+
+  snprintf(tmp, sizeof tmp, "%s/tmp", merged);
+  mkdir_p(tmp, 01777);
+  mount_or_die("tsvisor-tmp", tmp, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  make_dev(merged);
+  snprintf(tmp, sizeof tmp, "%s/proc", merged);
+  mkdir_p(tmp, 0555);
+
+  execvp(argv[i], argv + i);
+  die_errno("exec %s", argv[i]);
+}

@@ -1,1 +1,216 @@
-/* placeholder */
+/* `app` mode: start the sandbox's first process, the second wall.
+ *
+ * The launcher joins the gofer's mount namespace (where the sandbox root is
+ * mounted), then clones a child into fresh user, mount, pid, ipc, uts, cgroup
+ * and (with --net none) net namespaces. The launcher stays outside as the
+ * child's parent: it writes the id maps, reports the child's host pid, and
+ * waits, exiting with the child's status. The child (pid 1 of the sandbox):
+ *   mounts the sandbox's own procfs, pivot_roots into the root, sets
+ *   no_new_privs, installs the sentry's filter with a new listener, waits for
+ *   the sentry to take the listener (by pidfd_getfd), closes it, and execs.
+ * Both die with their parent (PR_SET_PDEATHSIG): if tsvisor dies, the
+ * launcher dies, pid 1 dies, and the kernel kills the rest of the namespace.
+ *
+ * Control messages on fd 3 (SOCK_SEQPACKET to the sentry):
+ *   <- FILT  the BPF program (struct sock_filter[])
+ *   -> HPID  the child's pid on the host (launcher)
+ *   -> PROC  an O_PATH fd of the sandbox's procfs (child)
+ *   -> LSTN  the fd number the listener will get (child, before seccomp())
+ *   <- GOGO  the sentry holds the listener: exec
+ */
+#define _GNU_SOURCE
+#include "launcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct jail_opts {
+  const char *mntns_of, *root, *cwd, *hostname;
+  int new_net;
+  char **argv;
+};
+
+static void parse(int argc, char **argv, struct jail_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->new_net = 1;
+  int i = 1;
+  for (; i < argc; i++) {
+    if (strcmp(argv[i], "--") == 0) { i++; break; }
+    if (i + 1 >= argc) die("option %s needs a value", argv[i]);
+    const char *v = argv[++i];
+    if (strcmp(argv[i - 1], "--mntns-of") == 0) o->mntns_of = v;
+    else if (strcmp(argv[i - 1], "--root") == 0) o->root = v;
+    else if (strcmp(argv[i - 1], "--cwd") == 0) o->cwd = v;
+    else if (strcmp(argv[i - 1], "--hostname") == 0) o->hostname = v;
+    else if (strcmp(argv[i - 1], "--net") == 0) {
+      if (strcmp(v, "none") == 0) o->new_net = 1;
+      else if (strcmp(v, "host") == 0) o->new_net = 0;
+      else die("--net must be none or host, not %s", v);
+    } else die("unknown option %s", argv[i - 1]);
+  }
+  if (!o->mntns_of || !o->root || i >= argc) die("usage: app --mntns-of PID --root DIR [--cwd DIR] -- CMD...");
+  o->argv = argv + i;
+}
+
+static void loopback_up(void) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) die_errno("socket for lo");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) die_errno("SIOCGIFFLAGS lo");
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) die_errno("SIOCSIFFLAGS lo");
+  close(s);
+}
+
+static void enter_root(const struct jail_opts *o) {
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die_errno("make / private");
+  /* The root tree was mounted in the gofer's namespace, so in ours (owned by
+   * the new user namespace) it is locked: pivot_root refuses a locked mount.
+   * A bind of it made here is ours, and can become the root. */
+  if (mount(o->root, o->root, NULL, MS_BIND | MS_REC, NULL) < 0) die_errno("bind the sandbox root");
+  char proc[4096];
+  snprintf(proc, sizeof proc, "%s/proc", o->root);
+  /* This procfs belongs to the new pid namespace: the sentry reads the
+   * sandbox's processes through it, with the sandbox's pid numbers. */
+  if (mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) die_errno("mount proc");
+  if (chdir(o->root) < 0) die_errno("chdir %s", o->root);
+  if (syscall(SYS_pivot_root, ".", ".") < 0) die_errno("pivot_root");
+  if (umount2(".", MNT_DETACH) < 0) die_errno("detach the old root");
+  if (chdir("/") < 0) die_errno("chdir /");
+  if (o->cwd && chdir(o->cwd) < 0 && chdir("/") < 0) die_errno("chdir /");
+}
+
+static void install_filter_and_exec(const struct jail_opts *o) {
+  static struct sock_filter insns[BPF_MAXINSNS];
+  size_t len = control_recv("FILT", insns, sizeof insns);
+  if (len == 0 || len % sizeof(struct sock_filter) != 0) die("bad filter from the sentry");
+  struct sock_fprog prog = {(unsigned short)(len / sizeof(struct sock_filter)), insns};
+
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die_errno("PR_SET_NO_NEW_PRIVS");
+  /* The listener takes the lowest free fd: tell the sentry which, so it can
+   * fetch it with pidfd_getfd. Once the filter is on, every trapped syscall of
+   * ours waits for the sentry, which is why it must not depend on us to get it. */
+  int probe = fcntl(CONTROL_FD, F_DUPFD_CLOEXEC, 0);
+  if (probe < 0) die_errno("probe fd");
+  close(probe);
+  char num[16];
+  int n = snprintf(num, sizeof num, "%d", probe);
+  control_send("LSTN", num, (size_t)n, -1);
+  int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+  if (listener < 0) die_errno("seccomp(SECCOMP_SET_MODE_FILTER)");
+  if (listener != probe) die("listener fd %d, announced %d", listener, probe);
+  char go[8];
+  control_recv("GOGO", go, sizeof go);
+  close(listener);
+  /* Only stdio crosses into the program. */
+  syscall(SYS_close_range, 3, ~0U, 0);
+  execvp(o->argv[0], o->argv);
+  int err = errno;
+  fprintf(stderr, "tsvisor: %s: %s\n", o->argv[0], strerror(err));
+  _exit(err == ENOENT ? 127 : 126);
+}
+
+static void child_main(const struct jail_opts *o, int sync_read) {
+  char go;
+  /* Wait until the launcher wrote our id maps; EOF means it died. */
+  if (read(sync_read, &go, 1) != 1) _exit(LAUNCHER_FAIL);
+  close(sync_read);
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die_errno("prctl(PR_SET_PDEATHSIG)");
+  if (o->new_net) loopback_up();
+  if (o->hostname && sethostname(o->hostname, strlen(o->hostname)) < 0) die_errno("sethostname");
+  enter_root(o);
+  int procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (procfd < 0) die_errno("open /proc");
+  control_send("PROC", "", 0, procfd);
+  close(procfd);
+  install_filter_and_exec(o);
+}
+
+static pid_t child_pid;
+
+static void forward_signal(int sig) {
+  if (child_pid > 0) kill(child_pid, sig);
+}
+
+int jail_main(int argc, char **argv) {
+  struct jail_opts o;
+  parse(argc, argv, &o);
+  die_with_parent();
+
+  char nspath[64];
+  snprintf(nspath, sizeof nspath, "/proc/%s/ns/mnt", o.mntns_of);
+  int nsfd = open(nspath, O_RDONLY | O_CLOEXEC);
+  if (nsfd < 0) die_errno("open %s", nspath);
+  if (setns(nsfd, CLONE_NEWNS) < 0) die_errno("setns(mount namespace of the gofer)");
+  close(nsfd);
+
+  int sync_pipe[2];
+  if (pipe2(sync_pipe, O_CLOEXEC) < 0) die_errno("pipe");
+  unsigned long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
+  if (o.new_net) flags |= CLONE_NEWNET;
+  pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, NULL, NULL, 0);
+  if (pid < 0) die_errno("clone into new namespaces");
+  if (pid == 0) {
+    close(sync_pipe[1]);
+    child_main(&o, sync_pipe[0]);
+  }
+  close(sync_pipe[0]);
+  child_pid = pid;
+
+  /* Root inside is root outside for file ownership (the image's files keep
+   * their owners) but holds capabilities only over its own namespaces. */
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/uid_map", pid);
+  write_file(path, "0 0 4294967295\n");
+  snprintf(path, sizeof path, "/proc/%d/gid_map", pid);
+  write_file(path, "0 0 4294967295\n");
+  char hpid[16];
+  int n = snprintf(hpid, sizeof hpid, "%d", pid);
+  control_send("HPID", hpid, (size_t)n, -1);
+  if (write(sync_pipe[1], "g", 1) != 1) die_errno("release the child");
+  close(sync_pipe[1]);
+  close(CONTROL_FD);
+
+  /* The terminal's job-control signals reach the program directly (same
+   * process group); the launcher must not die of them and take it along. */
+  signal(SIGINT, SIG_IGN);
+  signal(SIGQUIT, SIG_IGN);
+  signal(SIGTSTP, SIG_IGN);
+  signal(SIGTTIN, SIG_IGN);
+  signal(SIGTTOU, SIG_IGN);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = forward_signal;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
+  sigaction(SIGUSR1, &sa, NULL);
+  sigaction(SIGUSR2, &sa, NULL);
+
+  int status;
+  for (;;) {
+    pid_t r = waitpid(pid, &status, 0);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) die_errno("waitpid");
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return LAUNCHER_FAIL;
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// The tsvisor command. Subcommands live in their own files; this one only
+// routes and turns errors into messages and exit statuses.
+import { doCommand, DO_USAGE } from './do.js';
+import { UsageError } from './usage.js';
+
+const USAGE = `usage: tsvisor <command> [options]
+
+commands:
+  do       run a command in a throwaway sandbox on the host's root
+  help     show this text
+
+${DO_USAGE}`;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'do':
+      return doCommand(rest);
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE + '\n');
+      return 0;
+    case undefined:
+      process.stderr.write(USAGE + '\n');
+      return 2;
+    default:
+      throw new UsageError(`unknown command '${cmd}'`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (status) => process.exit(status),
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`tsvisor: ${err.message}\n${USAGE}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`tsvisor: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(125);
+  },
+);

@@ -1,0 +1,65 @@
+// The Platform interface: how the sentry sees a trapped syscall. The sentry
+// never learns which mechanism (seccomp user notification, ptrace) caught it.
+
+/** A trapped syscall, valid until it is answered. Platforms reuse one object per
+ * loop, so a handler must not keep it: to answer later, call park(). */
+export interface Trap {
+  /** Host thread id of the trapping task (what process_vm_readv wants). */
+  readonly tid: number;
+  /** Syscall number (look it up in syscall-tables/). */
+  readonly nr: number;
+  /** Argument i as a signed 32-bit int (fds, flags, modes, ints). */
+  argI32(i: number): number;
+  /** Argument i as an unsigned 32-bit int. */
+  argU32(i: number): number;
+  /** Argument i as a signed 64-bit value; exact within +-2^53. */
+  argI64(i: number): number;
+  /** Argument i as a user address, or -1 when it cannot be one (>= 2^53). */
+  argPtr(i: number): number;
+  /** The two 32-bit halves of argument i, for exact 64-bit values. */
+  argLo(i: number): number;
+  argHi(i: number): number;
+
+  /** Answer with a return value. */
+  replyValue(value: number): void;
+  /** Fail the syscall with a positive errno. */
+  replyErrno(errno: number): void;
+  /** Let the host kernel run it as the program asked. Only for syscalls whose
+   * pointed-to arguments the sentry did not check (TOCTOU): see DESIGN.md. */
+  replyContinue(): void;
+  /** Install one of our fds into the task (kernel-chosen number, lowest free)
+   * and answer the syscall with that number. Returns it, or -errno. */
+  replyInstallFd(hostFd: number, cloexec: boolean): number;
+  /** Keep the syscall waiting; answer it later through the returned handle. */
+  park(): ParkedTrap;
+}
+
+export interface ParkedTrap {
+  readonly tid: number;
+  readonly nr: number;
+  /** False once the task stopped waiting (killed, or interrupted by a signal). */
+  stillWaiting(): boolean;
+  replyValue(value: number): void;
+  replyErrno(errno: number): void;
+  replyContinue(): void;
+}
+
+/** Copying to and from a task's memory. Every function returns >= 0 or -errno. */
+export interface TaskMemory {
+  read(tid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
+  write(tid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
+  /** A NUL-terminated string as a latin1 byte string, or -errno
+   * (EFAULT, or ENAMETOOLONG when no NUL comes within max bytes). */
+  readCString(tid: number, addr: number, max: number): string | number;
+}
+
+/** What the sentry gives a platform to run: called once per trap, in order. */
+export type TrapHandler = (trap: Trap) => void;
+
+export interface PlatformLoop {
+  readonly memory: TaskMemory;
+  /** Serve traps until no task uses the sandbox's filter any more, or stop() was called. */
+  run(handler: TrapHandler, onIdle: () => number): void;
+  /** Ask run() to return (safe from another thread through wake()). */
+  stop(): void;
+}

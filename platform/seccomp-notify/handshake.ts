@@ -1,0 +1,80 @@
+// Taking over a new sandbox from the launcher (native/launcher/jail.c):
+// send it the filter, learn its host pid and procfs, and fetch its seccomp
+// listener with pidfd_getfd the moment it exists. Fetching, rather than being
+// sent, the listener matters: once the filter is on, any trapped syscall of
+// the launcher waits for a supervisor, so it cannot depend on one to hand it over.
+import fs from 'node:fs';
+import { native } from '../../native/index.js';
+import { E } from '../../sentry/abi/linux.js';
+
+const TAG_BYTES = 4;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+export interface LaunchedSandbox {
+  /** Host pid of the sandbox's pid 1. */
+  readonly hostPid: number;
+  /** O_PATH fd of the procfs mounted in the sandbox's pid namespace. */
+  readonly procRootFd: number;
+  /** The seccomp user-notification listener. */
+  readonly listenerFd: number;
+}
+
+export class HandshakeError extends Error {}
+
+function sendTagged(sock: number, tag: string, payload: Uint8Array): void {
+  const msg = new Uint8Array(TAG_BYTES + payload.length);
+  msg.set(Buffer.from(tag, 'latin1'), 0);
+  msg.set(payload, TAG_BYTES);
+  const r = native.sendMsg(sock, msg, msg.length, new Int32Array(0), 0);
+  if (r < 0) throw new HandshakeError(`sending ${tag} to the launcher: errno ${-r}`);
+}
+
+/** Blocks until the launcher's first process has installed the filter. */
+export function takeOverSandbox(controlFd: number, filter: Uint8Array, timeoutMs = 30_000): LaunchedSandbox {
+  sendTagged(controlFd, 'FILT', filter);
+  const buf = new Uint8Array(4096);
+  const fds = new Int32Array(4);
+  let hostPid = -1;
+  let procRootFd = -1;
+  let listenerNumber = -1;
+  while (hostPid < 0 || procRootFd < 0 || listenerNumber < 0) {
+    const n = native.recvMsg(controlFd, buf, fds);
+    if (n === 0) throw new HandshakeError('the sandbox failed to start (see the launcher message above)');
+    if (n < TAG_BYTES) throw new HandshakeError(`reading from the launcher: errno ${-n}`);
+    const tag = Buffer.from(buf.subarray(0, TAG_BYTES)).toString('latin1');
+    const text = Buffer.from(buf.subarray(TAG_BYTES, n)).toString('latin1');
+    if (tag === 'HPID') hostPid = Number(text);
+    else if (tag === 'PROC' && fds[0]! >= 1) procRootFd = fds[1]!;
+    else if (tag === 'LSTN') listenerNumber = Number(text);
+    else throw new HandshakeError(`unexpected message ${tag} from the launcher`);
+  }
+  const pidfd = native.pidfdOpen(hostPid, 0);
+  if (pidfd < 0) throw new HandshakeError(`pidfd_open(${hostPid}): errno ${-pidfd}`);
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const fd = native.pidfdGetfd(pidfd, listenerNumber);
+      if (fd >= 0) {
+        if (isSeccompListener(fd)) {
+          sendTagged(controlFd, 'GOGO', new Uint8Array(0));
+          return { hostPid, procRootFd, listenerFd: fd };
+        }
+        native.close(fd); // the number is still something else: not installed yet
+      } else if (fd === -E.ESRCH) {
+        throw new HandshakeError('the sandbox exited before its filter was installed');
+      }
+      if (Date.now() > deadline) throw new HandshakeError('timed out waiting for the sandbox filter');
+      Atomics.wait(sleeper, 0, 0, 1);
+    }
+  } finally {
+    native.close(pidfd);
+  }
+}
+
+function isSeccompListener(fd: number): boolean {
+  try {
+    return fs.readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:seccomp notify';
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,58 @@
+// The gofer-backed filesystem: the sandbox's root tree, served by the gofer
+// process over its socket. Every call is one round trip; the gofer never
+// follows a symlink, the VFS resolves them.
+import { AT_REMOVEDIR, E, STATX_SIZE } from '../abi/linux.js';
+import type { GoferClient } from '../../gofer/client.js';
+import type { Task } from '../kernel/task.js';
+import { FileKind, type Filesystem, type MutatingOps, type WalkResult } from '../vfs/filesystem.js';
+import { fileKindOfMode, statxMode } from '../vfs/stat.js';
+
+export class GoferFs implements Filesystem {
+  readonly type = 'gofer';
+  readonly ops: MutatingOps;
+
+  constructor(private readonly gofer: GoferClient) {
+    const g = gofer;
+    this.ops = {
+      mkdir: (p, mode) => g.mkdir(p, mode),
+      mknod: (p, mode, dev) => g.mknod(p, mode, dev),
+      unlink: (p, removeDir) => g.unlink(p, removeDir ? AT_REMOVEDIR : 0),
+      rename: (from, to, flags) => g.rename(from, to, flags),
+      symlink: (target, p) => g.symlink(target, p),
+      link: (from, to) => g.link(from, to),
+      chmod: (p, mode) => g.chmod(p, mode),
+      chown: (p, uid, gid) => g.chown(p, uid >>> 0, gid >>> 0),
+      utimes: (p, as, an, ms, mn) => g.utimes(p, { sec: as, nsec: an }, { sec: ms, nsec: mn }),
+      truncate: (p, length) => g.truncate(p, length),
+    };
+  }
+
+  walk(_task: Task, path: readonly string[]): WalkResult {
+    const w = this.gofer.walk(path);
+    // The reply buffer is reused by the next call: keep our own copy.
+    const statx = w.statx.slice(0, STATX_SIZE);
+    const kind = w.found === 0 && w.errno !== 0 && path.length > 0 ? FileKind.Directory : fileKindOfMode(statxMode(statx));
+    return {
+      found: w.found,
+      errno: w.errno,
+      kind,
+      statx,
+      ...(w.symlinkTarget !== undefined ? { symlinkTarget: w.symlinkTarget } : {}),
+    };
+  }
+
+  open(_task: Task, path: readonly string[], flags: number, mode: number): number {
+    return this.gofer.open(path, flags, mode);
+  }
+
+  statx(_task: Task, path: readonly string[]): Uint8Array | number {
+    const w = this.gofer.walk(path);
+    if (w.errno !== 0) return -w.errno;
+    if (w.found !== path.length) return -E.ENOENT; // vanished meanwhile
+    return w.statx.slice(0, STATX_SIZE);
+  }
+
+  statfs(_task: Task, path: readonly string[]): Uint8Array | number {
+    return this.gofer.statfs(path);
+  }
+}

@@ -1,0 +1,166 @@
+// procfs: a filtered view of the sandbox's own procfs instance.
+//
+// The launcher mounts a procfs inside the sandbox's pid namespace and hands us
+// an O_PATH fd to its root, so pids, PPid fields and listings are already the
+// namespace's. What the sentry adds is policy and the parts that depend on who
+// asks: "self" and "thread-self", and the magic links (fd/N, exe, cwd, root),
+// which the VFS resolves through the sandbox's tree rather than letting the
+// host kernel jump through them. The sentry opens these files with its own
+// host privileges, so everything that would give more than the program could
+// get itself is refused: writes (except comm), kernel addresses, other
+// processes' memory.
+import fs from 'node:fs';
+import { native } from '../../native/index.js';
+import {
+  E, O_ACCMODE, O_RDONLY, O_CREAT, O_TRUNC, O_PATH, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK, O_CLOEXEC,
+  RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, STATX_SIZE, STATFS_SIZE,
+  S_IFLNK,
+} from '../abi/linux.js';
+import type { Task, TaskTable } from '../kernel/task.js';
+import { FileKind, type Filesystem, type MagicLink, type WalkResult } from '../vfs/filesystem.js';
+import { statxMode, fileKindOfMode } from '../vfs/stat.js';
+
+/** Top-level entries besides the numeric pid directories. */
+const GLOBAL_ENTRIES = new Set([
+  'cpuinfo', 'meminfo', 'uptime', 'loadavg', 'stat', 'version', 'filesystems', 'swaps', 'cgroups',
+  'devices', 'cmdline', 'crypto', 'vmstat', 'misc', 'sys', 'mounts', 'net', 'self', 'thread-self',
+]);
+/** Under sys/, only what programs commonly read. */
+const SYS_SUBTREES = new Set(['kernel', 'fs', 'vm', 'net']);
+/** Per-process entries that would hand out more than the program's own rights. */
+const DENIED_PER_PROCESS = new Set(['mem', 'pagemap', 'stack', 'syscall', 'map_files', 'kpagecount', 'wchan', 'timers']);
+/** The only files a program may open for writing. */
+const WRITABLE_PER_PROCESS = new Set(['comm']);
+const MAGIC_NAMES = new Set(['exe', 'cwd', 'root']);
+const PROC_OPEN_RESOLVE = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS;
+const STATX_BASIC_STATS = 0x7ff;
+
+function isPid(name: string): boolean {
+  return /^[1-9][0-9]{0,9}$/.test(name);
+}
+
+export class ProcFs implements Filesystem {
+  readonly type = 'proc';
+  readonly ops = null;
+  private readonly statxBuf = new Uint8Array(STATX_SIZE);
+
+  constructor(private readonly rootFd: number, private readonly tasks: TaskTable) {}
+
+  /** Maps self / thread-self to the asking task; checks the allowlist. */
+  private policy(task: Task, path: readonly string[]): { errno: number; symlink?: string } {
+    const top = path[0];
+    if (top === undefined) return { errno: 0 };
+    if (top === 'self' && path.length === 1) return { errno: 0, symlink: String(task.group.nsTgid) };
+    if (top === 'thread-self' && path.length === 1) {
+      return { errno: 0, symlink: `${task.group.nsTgid}/task/${task.nsTid}` };
+    }
+    if (top === 'mounts' && path.length === 1) return { errno: 0, symlink: 'self/mounts' };
+    if (top === 'net' && path.length === 1) return { errno: 0, symlink: 'self/net' };
+    if (isPid(top)) {
+      const entry = path[1] === 'task' && path.length > 3 ? path[3] : path[1];
+      if (entry !== undefined && DENIED_PER_PROCESS.has(entry)) return { errno: E.EACCES };
+      return { errno: 0 };
+    }
+    if (!GLOBAL_ENTRIES.has(top)) return { errno: E.ENOENT };
+    if (top === 'sys' && path.length > 1 && !SYS_SUBTREES.has(path[1]!)) return { errno: E.ENOENT };
+    return { errno: 0 };
+  }
+
+  private statxAt(rel: string): Uint8Array | number {
+    const fd = native.openat2(this.rootFd, rel === '' ? '.' : rel, O_PATH | O_NOFOLLOW, 0, PROC_OPEN_RESOLVE);
+    if (fd < 0) return fd;
+    const buf = new Uint8Array(STATX_SIZE);
+    const r = native.statxRaw(fd, 0, STATX_BASIC_STATS, buf);
+    native.close(fd);
+    return r < 0 ? r : buf;
+  }
+
+  walk(task: Task, path: readonly string[]): WalkResult {
+    for (let i = 0; i <= path.length; i++) {
+      const prefix = path.slice(0, i);
+      const p = this.policy(task, prefix);
+      if (p.errno !== 0) return { found: i - 1, errno: p.errno, kind: FileKind.Missing };
+      if (p.symlink !== undefined) {
+        return { found: i, errno: 0, kind: FileKind.Symlink, symlinkTarget: p.symlink };
+      }
+      const st = this.statxAt(prefix.join('/'));
+      if (typeof st === 'number') {
+        return { found: i - 1, errno: st === -E.ENOENT || st === -E.ESRCH ? E.ENOENT : -st, kind: FileKind.Missing };
+      }
+      const kind = fileKindOfMode(statxMode(st));
+      if (kind === FileKind.Symlink) {
+        const link = this.readMagicLink(task, prefix);
+        if (!link) return { found: i - 1, errno: E.ENOENT, kind: FileKind.Missing };
+        return { found: i, errno: 0, kind, symlinkTarget: link.target, statx: st, ...(link.magic ? { magic: link.magic } : {}) };
+      }
+      if (i < path.length && kind !== FileKind.Directory) return { found: i, errno: E.ENOTDIR, kind };
+      if (i === path.length) return { found: i, errno: 0, kind, statx: st };
+    }
+    return { found: path.length, errno: 0, kind: FileKind.Directory };
+  }
+
+  /** Reads a symlink of the real procfs. Targets of magic links are paths as the
+   * sandbox sees them (the host kernel prints them relative to the sandbox root). */
+  private readMagicLink(asker: Task, path: readonly string[]): { target: string; magic?: MagicLink } | null {
+    let target: string;
+    try {
+      const raw = fs.readlinkSync(`/proc/self/fd/${this.rootFd}/${path.join('/')}`, { encoding: 'buffer' });
+      target = raw.toString('latin1');
+    } catch {
+      return null;
+    }
+    const owner = path[0] !== undefined && isPid(path[0]) ? this.ownerTask(asker, Number(path[0])) : null;
+    if (!owner) return { target };
+    const name = path[path.length - 1]!;
+    if (path.length >= 3 && path[path.length - 2] === 'fd') return { target, magic: { task: owner, fd: Number(name) } };
+    if (MAGIC_NAMES.has(name)) return { target, magic: { task: owner, fd: -1 } };
+    return { target };
+  }
+
+  private ownerTask(asker: Task, nsPid: number): Task | null {
+    if (asker.group.nsTgid === nsPid) return asker;
+    const group = this.tasks.groupByNsPid(nsPid);
+    return group ? this.tasks.get(group.hostTgid) : null;
+  }
+
+  open(task: Task, path: readonly string[], flags: number, _mode: number): number {
+    const p = this.policy(task, path);
+    if (p.errno !== 0) return -p.errno;
+    if (flags & O_CREAT) return -E.EACCES;
+    const writing = (flags & O_ACCMODE) !== O_RDONLY || (flags & O_TRUNC) !== 0;
+    if (writing && !(path.length >= 2 && isPid(path[0]!) && WRITABLE_PER_PROCESS.has(path[path.length - 1]!))) {
+      return -E.EACCES;
+    }
+    const allowed = O_ACCMODE | O_PATH | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC | O_TRUNC;
+    return native.openat2(this.rootFd, path.length ? path.join('/') : '.', (flags & allowed) | O_NOFOLLOW, 0, PROC_OPEN_RESOLVE);
+  }
+
+  statx(task: Task, path: readonly string[]): Uint8Array | number {
+    const p = this.policy(task, path);
+    if (p.errno !== 0) return -p.errno;
+    if (p.symlink !== undefined) return syntheticSymlinkStatx(this.statxBuf, p.symlink.length);
+    return this.statxAt(path.join('/'));
+  }
+
+  statfs(_task: Task, _path: readonly string[]): Uint8Array | number {
+    const buf = new Uint8Array(STATFS_SIZE);
+    const dv = new DataView(buf.buffer);
+    dv.setBigInt64(0, 0x9fa0n, true); // PROC_SUPER_MAGIC
+    dv.setBigInt64(8, 4096n, true);
+    dv.setBigInt64(64, 255n, true); // f_namelen
+    dv.setBigInt64(72, 4096n, true); // f_frsize
+    return buf;
+  }
+}
+
+function syntheticSymlinkStatx(_scratch: Uint8Array, size: number): Uint8Array {
+  const buf = new Uint8Array(STATX_SIZE);
+  const dv = new DataView(buf.buffer);
+  dv.setUint32(0, STATX_BASIC_STATS, true); // stx_mask
+  dv.setUint32(4, 4096, true); // stx_blksize
+  dv.setUint32(16, 1, true); // stx_nlink
+  dv.setUint16(28, S_IFLNK | 0o777, true); // stx_mode
+  dv.setBigUint64(40, BigInt(size), true); // stx_size
+  return buf;
+}
+

@@ -1,0 +1,38 @@
+// The sentry's kernel object: the state every syscall handler works on.
+import os from 'node:os';
+import type { Logger } from 'pino';
+import type { TaskMemory } from '../../platform/platform.js';
+import type { MountTable } from '../vfs/mounts.js';
+import { TaskTable } from './task.js';
+
+/** The sandbox's UTS namespace, as uname(2) reports it. */
+export interface Uts {
+  sysname: string;
+  nodename: string;
+  release: string;
+  version: string;
+  machine: string;
+  domainname: string;
+}
+
+export class Kernel {
+  readonly tasks = new TaskTable();
+  readonly uts: Uts = {
+    sysname: 'Linux',
+    nodename: os.hostname(),
+    release: os.release(),
+    version: os.version(),
+    machine: 'x86_64',
+    domainname: '(none)',
+  };
+  /** Scratch buffer for small copies to and from task memory (never kept across calls). */
+  readonly scratch = new Uint8Array(4096);
+
+  constructor(
+    readonly memory: TaskMemory,
+    readonly mounts: MountTable,
+    readonly log: Logger,
+    /** Host tgid of the sandbox's pid 1. */
+    readonly initHostPid: number,
+  ) {}
+}

@@ -1,0 +1,203 @@
+// Tasks: the sentry's record of each thread of the sandbox.
+//
+// Processes are real host processes in the sandbox's pid namespace, so the
+// host kernel owns scheduling, fd numbers, memory and the parent/child tree.
+// The sentry learns a task when it first traps (a fork is not answered with
+// the child's pid under seccomp notification) and reads what it needs from the
+// host's /proc: its thread group, its parent, and its pid in the sandbox's
+// namespace (NSpid). Everything a program sees is a namespace pid.
+import fs from 'node:fs';
+import { native } from '../../native/index.js';
+
+export interface Credentials {
+  readonly uid: number;
+  readonly euid: number;
+  readonly suid: number;
+  readonly fsuid: number;
+  readonly gid: number;
+  readonly egid: number;
+  readonly sgid: number;
+  readonly fsgid: number;
+  readonly groups: readonly number[];
+}
+
+export class ThreadGroup {
+  /** The process's pidfd, opened on first need (pidfd_getfd wants it). */
+  private pidfdCache = -1;
+  /** Path of the program it executed, as the sandbox sees it. */
+  exe: string;
+  /** Parent-death signal the program asked for (pid 1 keeps SIGKILL for real). */
+  requestedPdeathsig = 0;
+
+  constructor(
+    readonly hostTgid: number,
+    readonly nsTgid: number,
+    public nsParentTgid: number,
+    public hostParentTgid: number,
+    exe: string,
+  ) {
+    this.exe = exe;
+  }
+
+  pidfd(): number {
+    if (this.pidfdCache < 0) this.pidfdCache = native.pidfdOpen(this.hostTgid, 0);
+    return this.pidfdCache;
+  }
+
+  release(): void {
+    if (this.pidfdCache >= 0) native.close(this.pidfdCache);
+    this.pidfdCache = -1;
+  }
+}
+
+export class Task {
+  private credsCache: Credentials | null = null;
+
+  constructor(
+    readonly hostTid: number,
+    readonly nsTid: number,
+    readonly group: ThreadGroup,
+  ) {}
+
+  /** The kernel holds the truth (set*id run natively); we re-read after a change. */
+  creds(): Credentials {
+    if (!this.credsCache) this.credsCache = readCredentials(this.hostTid);
+    return this.credsCache;
+  }
+
+  credsChanged(): void {
+    this.credsCache = null;
+  }
+
+  /** The task's umask, from the kernel (umask runs natively). */
+  umask(): number {
+    const status = readStatus(this.hostTid);
+    const m = status?.get('Umask');
+    return m ? parseInt(m, 8) : 0o022;
+  }
+}
+
+/** Fields of /proc/<tid>/status, or null if the task is gone. */
+export function readStatus(hostTid: number): Map<string, string> | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${hostTid}/status`, 'latin1');
+  } catch {
+    return null;
+  }
+  const fields = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  return fields;
+}
+
+function numbers(field: string | undefined): number[] {
+  if (!field) return [];
+  return field.split(/\s+/).filter((s) => s.length > 0).map((s) => Number(s));
+}
+
+function readCredentials(hostTid: number): Credentials {
+  const st = readStatus(hostTid);
+  const [uid = 0, euid = 0, suid = 0, fsuid = 0] = numbers(st?.get('Uid'));
+  const [gid = 0, egid = 0, sgid = 0, fsgid = 0] = numbers(st?.get('Gid'));
+  // The sandbox's user namespace maps ids one to one, so host ids are its ids.
+  return { uid, euid, suid, fsuid, gid, egid, sgid, fsgid, groups: numbers(st?.get('Groups')) };
+}
+
+/** The table of live tasks, keyed by host tid. */
+export class TaskTable {
+  private readonly tasks = new Map<number, Task>();
+  private readonly groups = new Map<number, ThreadGroup>();
+  private registeredSinceSweep = 0;
+
+  get size(): number {
+    return this.tasks.size;
+  }
+
+  /** The task for a trapping host tid, learned from /proc on first sight. */
+  get(hostTid: number): Task | null {
+    const known = this.tasks.get(hostTid);
+    if (known) return known;
+    return this.learn(hostTid);
+  }
+
+  groupByNsPid(nsPid: number): ThreadGroup | undefined {
+    for (const g of this.groups.values()) if (g.nsTgid === nsPid) return g;
+    return undefined;
+  }
+
+  allGroups(): IterableIterator<ThreadGroup> {
+    return this.groups.values();
+  }
+
+  private learn(hostTid: number): Task | null {
+    const st = readStatus(hostTid);
+    if (!st) return null;
+    const hostTgid = Number(st.get('Tgid'));
+    const nsPids = numbers(st.get('NSpid'));
+    const nsTgids = numbers(st.get('NStgid'));
+    const nsTid = nsPids[nsPids.length - 1] ?? hostTid;
+    let group = this.groups.get(hostTgid);
+    if (!group) {
+      const hostParent = Number(st.get('PPid'));
+      const parent = this.groups.get(hostParent);
+      // Outside the sandbox (the launcher) the parent is 0, as Linux shows pid 1's parent.
+      const nsParent = parent ? parent.nsTgid : nsParentFromHost(hostParent);
+      const exe = parent ? parent.exe : '';
+      group = new ThreadGroup(hostTgid, nsTgids[nsTgids.length - 1] ?? hostTgid, nsParent, hostParent, exe);
+      this.groups.set(hostTgid, group);
+    }
+    const task = new Task(hostTid, nsTid, group);
+    this.tasks.set(hostTid, task);
+    if (++this.registeredSinceSweep >= 256) this.sweep();
+    return task;
+  }
+
+  /** A thread ended (exit). */
+  threadExited(task: Task): void {
+    this.tasks.delete(task.hostTid);
+  }
+
+  /** A whole thread group ended (exit_group): its children are reparented. */
+  groupExited(group: ThreadGroup): void {
+    for (const [tid, t] of this.tasks) if (t.group === group) this.tasks.delete(tid);
+    this.groups.delete(group.hostTgid);
+    group.release();
+    for (const g of this.groups.values()) {
+      if (g.hostParentTgid === group.hostTgid) this.refreshParent(g);
+    }
+  }
+
+  /** Re-reads who a group's parent is now (after reparenting). */
+  refreshParent(group: ThreadGroup): void {
+    const st = readStatus(group.hostTgid);
+    if (!st) return;
+    const hostParent = Number(st.get('PPid'));
+    group.hostParentTgid = hostParent;
+    const parent = this.groups.get(hostParent);
+    group.nsParentTgid = parent ? parent.nsTgid : nsParentFromHost(hostParent);
+  }
+
+  /** Drops tasks killed without trapping exit (a SIGKILL never traps). */
+  private sweep(): void {
+    this.registeredSinceSweep = 0;
+    for (const [tid, t] of this.tasks) {
+      if (!fs.existsSync(`/proc/${tid}`)) this.tasks.delete(tid);
+      else continue;
+      if (![...this.tasks.values()].some((o) => o.group === t.group)) {
+        this.groups.delete(t.group.hostTgid);
+        t.group.release();
+      }
+    }
+  }
+}
+
+/** A parent the sentry has not seen trap: ask the host for its namespace pid. */
+function nsParentFromHost(hostParent: number): number {
+  const st = readStatus(hostParent);
+  const ns = numbers(st?.get('NSpid'));
+  // One level only: the parent is outside the sandbox (pid 1's launcher).
+  return ns.length >= 2 ? ns[ns.length - 1]! : 0;
+}

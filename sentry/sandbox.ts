@@ -1,0 +1,160 @@
+// One sandbox, from the main thread: start the gofer (in the launcher's
+// private mount namespace holding the sandbox root), start the sentry thread,
+// start the sandbox's first process once the gofer answers, and take it all
+// down together. If any part dies, the rest is killed: an app never runs on
+// without its sentry and gofer.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import { native, LAUNCHER_PATH } from '../native/index.js';
+import { buildFilter, SECCOMP_RET_USER_NOTIF } from '../platform/seccomp-bpf.js';
+import { SYSCALLS } from '../syscall-tables/index.js';
+import type { SentryMessage, SentryWorkerData } from './worker.js';
+
+export interface SandboxOptions {
+  /** Directory whose tree is the sandbox's read-only lower layer. */
+  readonly rootfs: string;
+  readonly network: 'none' | 'host';
+  readonly argv: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  /** Working directory inside the sandbox ("/" where it does not exist there). */
+  readonly cwd: string;
+  readonly strace: boolean;
+  readonly strict: boolean;
+}
+
+export interface SandboxResult {
+  /** The program's exit status, or 128 + the signal that killed it. */
+  readonly status: number;
+  /** Traps per syscall name. */
+  readonly counts: Record<string, number>;
+}
+
+export class SandboxError extends Error {}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const WORKER_PATH = path.join(here, 'worker.js');
+const GOFER_MAIN = path.resolve(here, '..', 'gofer', 'main.js');
+
+function socketPair(): [number, number] {
+  const r = native.socketpair(true);
+  if (typeof r === 'number') throw new SandboxError(`socketpair: errno ${-r}`);
+  return [r[0]!, r[1]!];
+}
+
+function exitStatus(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  const signo = signal ? os.constants.signals[signal] : undefined;
+  return 128 + (signo ?? 9);
+}
+
+export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
+  if (!fs.existsSync(LAUNCHER_PATH)) throw new SandboxError(`launcher not built: ${LAUNCHER_PATH} (run npm ci)`);
+  const state = fs.mkdtempSync('/tmp/tsvisor-');
+  const merged = path.join(state, 'merged');
+  const [goferSentrySide, goferSide] = socketPair();
+  const [controlSentrySide, controlLauncherSide] = socketPair();
+
+  const gofer = spawn(LAUNCHER_PATH, [
+    'gofer', '--lower', opts.rootfs, '--state', state, '--',
+    process.execPath, GOFER_MAIN, '--root', merged, '--sock-fd', '3',
+  ], { stdio: ['ignore', 'inherit', 'inherit', goferSide] });
+  native.close(goferSide);
+
+  const filter = buildFilter(SYSCALLS, { trapAction: SECCOMP_RET_USER_NOTIF, strict: opts.strict });
+  const workerData: SentryWorkerData = {
+    controlFd: controlSentrySide,
+    goferFd: goferSentrySide,
+    filter: new Uint8Array(filter),
+    strace: opts.strace,
+  };
+  const worker = new Worker(WORKER_PATH, { workerData });
+
+  let app: ChildProcess | null = null;
+  let appExited = false;
+  let failure: string | null = null;
+  let counts: Record<string, number> = {};
+  const killApp = (why: string): void => {
+    failure ??= why;
+    app?.kill('SIGKILL');
+  };
+
+  const forward = (sig: NodeJS.Signals) => () => app?.kill(sig);
+  const onInt = (): void => { /* the terminal delivers it to the program itself */ };
+  const onTerm = forward('SIGTERM');
+  const onHup = forward('SIGHUP');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  process.on('SIGHUP', onHup);
+
+  const workerDone = new Promise<void>((resolve) => {
+    worker.on('message', (m: SentryMessage) => {
+      if (m.type === 'gofer-ready') {
+        app = spawn(LAUNCHER_PATH, [
+          'app', '--mntns-of', String(gofer.pid), '--root', merged, '--cwd', opts.cwd,
+          '--net', opts.network, '--', ...opts.argv,
+        ], { stdio: ['inherit', 'inherit', 'inherit', controlLauncherSide], env: opts.env });
+        native.close(controlLauncherSide);
+        app.on('error', (err) => killApp(`cannot start the launcher: ${err.message}`));
+      } else if (m.type === 'fatal') {
+        killApp(`sentry: ${m.message}`);
+      } else if (m.type === 'done') {
+        counts = m.counts;
+      }
+    });
+    worker.on('error', (err) => { killApp(`sentry crashed: ${err.message}`); resolve(); });
+    worker.on('exit', () => resolve());
+  });
+  gofer.on('exit', (code, signal) => {
+    if (!appExited) killApp(`the gofer exited (${signal ?? code}): killing the sandbox`);
+  });
+
+  let status = 125;
+  try {
+    // Wait for the app launcher to be spawned, then for it to exit.
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (app || failure) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 2);
+    });
+    if (app) {
+      const launcher: ChildProcess = app;
+      status = await new Promise<number>((resolve) => {
+        if (launcher.exitCode !== null || launcher.signalCode !== null) {
+          resolve(exitStatus(launcher.exitCode, launcher.signalCode));
+        } else launcher.on('exit', (code, signal) => resolve(exitStatus(code, signal)));
+      });
+    }
+    appExited = true;
+    // With its last task gone the listener hangs up and the sentry loop ends.
+    const settled = await Promise.race([workerDone.then(() => true), delay(5000).then(() => false)]);
+    if (!settled) await worker.terminate();
+  } finally {
+    appExited = true;
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    process.off('SIGHUP', onHup);
+    if (gofer.exitCode === null && gofer.signalCode === null) {
+      // The sentry closed its end; give the gofer a moment, then make sure.
+      const exited = await Promise.race([once(gofer, 'exit').then(() => true), delay(2000).then(() => false)]);
+      if (!exited) gofer.kill('SIGKILL');
+    }
+    fs.rmSync(state, { recursive: true, force: true });
+  }
+  if (failure) throw new SandboxError(failure);
+  return { status, counts };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function once(child: ChildProcess, event: 'exit'): Promise<void> {
+  return new Promise((r) => child.once(event, () => r()));
+}

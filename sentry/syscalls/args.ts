@@ -1,0 +1,81 @@
+// Reading a trapped syscall's arguments out of the task, and writing results
+// back. Every failure is an errno for the program (EFAULT for a bad pointer),
+// never an exception.
+import { AT_EMPTY_PATH, E, PATH_MAX } from '../abi/linux.js';
+import type { Trap } from '../../platform/platform.js';
+import type { Kernel } from '../kernel/kernel.js';
+import type { Task } from '../kernel/task.js';
+import { resolvePath, type Resolved } from '../vfs/resolve.js';
+import { startDirectory } from '../vfs/lookup.js';
+import { FileKind } from '../vfs/filesystem.js';
+
+/** A path argument: at most PATH_MAX bytes with its NUL (else ENAMETOOLONG). */
+export function readPath(k: Kernel, trap: Trap, argIndex: number): string | number {
+  const addr = trap.argPtr(argIndex);
+  if (addr <= 0) return -E.EFAULT;
+  const s = k.memory.readCString(trap.tid, addr, PATH_MAX - 1);
+  return s;
+}
+
+/** A string argument of bounded length (hostnames, xattr names...). */
+export function readString(k: Kernel, trap: Trap, argIndex: number, max: number): string | number {
+  const addr = trap.argPtr(argIndex);
+  if (addr <= 0) return -E.EFAULT;
+  return k.memory.readCString(trap.tid, addr, max);
+}
+
+/** Copies bytes into the task at addr; 0 or -EFAULT. */
+export function copyOut(k: Kernel, trap: Trap, addr: number, buf: Uint8Array, len: number): number {
+  if (len === 0) return 0;
+  if (addr <= 0) return -E.EFAULT;
+  const n = k.memory.write(trap.tid, addr, buf, 0, len);
+  return n === len ? 0 : -E.EFAULT;
+}
+
+/** Copies bytes from the task into buf; 0 or -EFAULT. */
+export function copyIn(k: Kernel, trap: Trap, addr: number, buf: Uint8Array, len: number): number {
+  if (len === 0) return 0;
+  if (addr <= 0) return -E.EFAULT;
+  const n = k.memory.read(trap.tid, addr, buf, 0, len);
+  return n === len ? 0 : -E.EFAULT;
+}
+
+export interface PathArg {
+  readonly path: string;
+  readonly resolved: Resolved;
+}
+
+/**
+ * Reads the path argument and resolves it from dirfd (AT_FDCWD for the
+ * non-at variants). Returns -errno, including ENOENT for an empty path: the
+ * AT_EMPTY_PATH form is the caller's to handle first.
+ */
+export function resolveArg(
+  k: Kernel, t: Task, trap: Trap, dirfd: number, pathIndex: number, followFinal: boolean,
+): Resolved | number {
+  const path = readPath(k, trap, pathIndex);
+  if (typeof path === 'number') return path;
+  return resolveString(k, t, dirfd, path, followFinal);
+}
+
+export function resolveString(k: Kernel, t: Task, dirfd: number, path: string, followFinal: boolean): Resolved | number {
+  if (path.length === 0) return -E.ENOENT;
+  const start = startDirectory(t, dirfd, path);
+  if (typeof start === 'number') return start;
+  return resolvePath(k.mounts, t, start, path, { followFinal });
+}
+
+/** True when the call names the fd itself: an empty path with AT_EMPTY_PATH. */
+export function isEmptyPathForm(k: Kernel, trap: Trap, pathIndex: number, atFlags: number): boolean {
+  if ((atFlags & AT_EMPTY_PATH) === 0) return false;
+  const addr = trap.argPtr(pathIndex);
+  if (addr <= 0) return false;
+  const n = k.memory.read(trap.tid, addr, k.scratch, 0, 1);
+  return n === 1 && k.scratch[0] === 0;
+}
+
+/** The resolved object must exist. */
+export function existing(r: Resolved | number): Resolved | number {
+  if (typeof r === 'number') return r;
+  return r.kind === FileKind.Missing ? -E.ENOENT : r;
+}

@@ -1,0 +1,124 @@
+// Calls that change a file's attributes by name: chmod, chown, the utime
+// family, truncate. The fd forms (fchmod, fchown, futimens, ftruncate) run
+// natively on the fd the program holds.
+import fs from 'node:fs';
+import type { Trap } from '../../platform/platform.js';
+import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, E } from '../abi/linux.js';
+import type { Kernel } from '../kernel/kernel.js';
+import type { Task } from '../kernel/task.js';
+import { FileKind, type MutatingOps } from '../vfs/filesystem.js';
+import type { Resolved } from '../vfs/resolve.js';
+import { copyIn, existing, isEmptyPathForm, resolveArg } from './args.js';
+import { withTaskFd } from './fdutil.js';
+import { CONTINUE, type HandlerTable, type SyscallReturn } from './types.js';
+
+const UTIME_NOW = (1 << 30) - 1;
+const UTIME_OMIT = (1 << 30) - 2;
+const timesBuf = new Uint8Array(32);
+
+function target(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, follow: boolean): { r: Resolved; ops: MutatingOps } | number {
+  const r = existing(resolveArg(k, t, trap, dirfd, pathArg, follow));
+  if (typeof r === 'number') return r;
+  if (r.mount.readOnly) return -E.EROFS;
+  if (!r.mount.fs.ops) return -E.EPERM;
+  return { r, ops: r.mount.fs.ops };
+}
+
+function chmod(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, mode: number, flags: number): SyscallReturn {
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -E.EINVAL;
+  const x = target(k, t, trap, dirfd, pathArg, (flags & AT_SYMLINK_NOFOLLOW) === 0);
+  if (typeof x === 'number') return x;
+  if (x.r.kind === FileKind.Symlink) return -E.EOPNOTSUPP;
+  return x.ops.chmod(x.r.rel, mode & 0o7777);
+}
+
+function errnoOf(err: unknown): number {
+  const e = err as { errno?: number };
+  return typeof e.errno === 'number' ? e.errno : -E.EIO;
+}
+
+function chown(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, uid: number, gid: number, flags: number): SyscallReturn {
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -E.EINVAL;
+  if (isEmptyPathForm(k, trap, pathArg, flags) && dirfd !== AT_FDCWD) {
+    return withTaskFd(t, dirfd, (hostFd) => {
+      try {
+        fs.fchownSync(hostFd, uid, gid);
+        return 0;
+      } catch (err) {
+        return errnoOf(err);
+      }
+    });
+  }
+  const x = target(k, t, trap, dirfd, pathArg, (flags & AT_SYMLINK_NOFOLLOW) === 0);
+  if (typeof x === 'number') return x;
+  return x.ops.chown(x.r.rel, uid, gid);
+}
+
+/** Reads two timespecs (or timevals, scaled) at addr; null addr means "now". */
+function readTimes(k: Kernel, trap: Trap, addr: number, timeval: boolean): [number, number, number, number] | number {
+  if (addr === 0) return [0, UTIME_NOW, 0, UTIME_NOW];
+  if (copyIn(k, trap, addr, timesBuf, 32) < 0) return -E.EFAULT;
+  const dv = new DataView(timesBuf.buffer);
+  const out: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    const sec = Number(dv.getBigInt64(16 * i, true));
+    const frac = Number(dv.getBigInt64(16 * i + 8, true));
+    if (timeval) {
+      if (frac < 0 || frac >= 1_000_000) return -E.EINVAL;
+      out.push(sec, frac * 1000);
+    } else {
+      if (frac !== UTIME_NOW && frac !== UTIME_OMIT && (frac < 0 || frac > 999_999_999)) return -E.EINVAL;
+      out.push(sec, frac);
+    }
+  }
+  return out as [number, number, number, number];
+}
+
+function utimens(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, timesAddr: number, flags: number, timeval: boolean): SyscallReturn {
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -E.EINVAL;
+  // utimensat(fd, NULL, ...) is futimens: on the fd, with no name to check.
+  if (trap.argPtr(pathArg) === 0 && dirfd !== AT_FDCWD && !timeval) return CONTINUE;
+  const times = readTimes(k, trap, timesAddr, timeval);
+  if (typeof times === 'number') return times;
+  const x = target(k, t, trap, dirfd, pathArg, (flags & AT_SYMLINK_NOFOLLOW) === 0);
+  if (typeof x === 'number') return x;
+  return x.ops.utimes(x.r.rel, times[0], times[1], times[2], times[3]);
+}
+
+/** utime(path, struct utimbuf {time_t actime, modtime}). */
+function utime(k: Kernel, t: Task, trap: Trap): SyscallReturn {
+  const addr = trap.argPtr(1);
+  let times: [number, number, number, number] = [0, UTIME_NOW, 0, UTIME_NOW];
+  if (addr !== 0) {
+    if (copyIn(k, trap, addr, timesBuf, 16) < 0) return -E.EFAULT;
+    const dv = new DataView(timesBuf.buffer);
+    times = [Number(dv.getBigInt64(0, true)), 0, Number(dv.getBigInt64(8, true)), 0];
+  }
+  const x = target(k, t, trap, AT_FDCWD, 0, true);
+  if (typeof x === 'number') return x;
+  return x.ops.utimes(x.r.rel, times[0], times[1], times[2], times[3]);
+}
+
+function truncate(k: Kernel, t: Task, trap: Trap): SyscallReturn {
+  const length = trap.argI64(1);
+  if (length < 0) return -E.EINVAL;
+  const x = target(k, t, trap, AT_FDCWD, 0, true);
+  if (typeof x === 'number') return x;
+  if (x.r.kind === FileKind.Directory) return -E.EISDIR;
+  if (x.r.kind !== FileKind.Regular) return -E.EINVAL;
+  return x.ops.truncate(x.r.rel, length);
+}
+
+export const attrHandlers: HandlerTable = {
+  chmod: (k, t, trap) => chmod(k, t, trap, AT_FDCWD, 0, trap.argU32(1), 0),
+  fchmodat: (k, t, trap) => chmod(k, t, trap, trap.argI32(0), 1, trap.argU32(2), 0),
+  fchmodat2: (k, t, trap) => chmod(k, t, trap, trap.argI32(0), 1, trap.argU32(2), trap.argI32(3)),
+  chown: (k, t, trap) => chown(k, t, trap, AT_FDCWD, 0, trap.argI32(1), trap.argI32(2), 0),
+  lchown: (k, t, trap) => chown(k, t, trap, AT_FDCWD, 0, trap.argI32(1), trap.argI32(2), AT_SYMLINK_NOFOLLOW),
+  fchownat: (k, t, trap) => chown(k, t, trap, trap.argI32(0), 1, trap.argI32(2), trap.argI32(3), trap.argI32(4)),
+  utimensat: (k, t, trap) => utimens(k, t, trap, trap.argI32(0), 1, trap.argPtr(2), trap.argI32(3), false),
+  utimes: (k, t, trap) => utimens(k, t, trap, AT_FDCWD, 0, trap.argPtr(1), 0, true),
+  futimesat: (k, t, trap) => utimens(k, t, trap, trap.argI32(0), 1, trap.argPtr(2), 0, true),
+  utime,
+  truncate,
+};

@@ -1,0 +1,175 @@
+// Who and where: the uid/gid family, uname and the host name, sysinfo,
+// resource limits and getrandom.
+import crypto from 'node:crypto';
+import os from 'node:os';
+import { native } from '../../native/index.js';
+import type { Trap } from '../../platform/platform.js';
+import { E, UTSNAME_FIELD } from '../abi/linux.js';
+import type { Kernel } from '../kernel/kernel.js';
+import type { Task } from '../kernel/task.js';
+import { copyIn, copyOut } from './args.js';
+import { CONTINUE, type HandlerTable, type SyscallReturn } from './types.js';
+
+const ids = new Uint8Array(12);
+const idsView = new DataView(ids.buffer);
+
+function writeIds(k: Kernel, trap: Trap, a: number, b: number, c: number): SyscallReturn {
+  const values = [a, b, c];
+  for (let i = 0; i < 3; i++) {
+    idsView.setUint32(0, values[i]!, true);
+    if (copyOut(k, trap, trap.argPtr(i), ids, 4) < 0) return -E.EFAULT;
+  }
+  return 0;
+}
+
+function getgroups(k: Kernel, t: Task, trap: Trap): SyscallReturn {
+  const size = trap.argI32(0);
+  const groups = t.creds().groups;
+  if (size < 0) return -E.EINVAL;
+  if (size === 0) return groups.length;
+  if (size < groups.length) return -E.EINVAL;
+  const buf = new Uint8Array(4 * groups.length);
+  const dv = new DataView(buf.buffer);
+  groups.forEach((g, i) => dv.setUint32(4 * i, g, true));
+  const w = copyOut(k, trap, trap.argPtr(1), buf, buf.length);
+  return w < 0 ? w : groups.length;
+}
+
+/** set*id runs in the host kernel (the sandbox's user namespace checks it);
+ * the sentry forgets what it knew and reads the result when next asked. */
+function credsChange(_k: Kernel, t: Task): SyscallReturn {
+  t.credsChanged();
+  return CONTINUE;
+}
+
+function uname(k: Kernel, _t: Task, trap: Trap): SyscallReturn {
+  const buf = new Uint8Array(UTSNAME_FIELD * 6);
+  const u = k.uts;
+  [u.sysname, u.nodename, u.release, u.version, u.machine, u.domainname].forEach((field, i) => {
+    buf.set(Buffer.from(field, 'latin1').subarray(0, UTSNAME_FIELD - 1), i * UTSNAME_FIELD);
+  });
+  return copyOut(k, trap, trap.argPtr(0), buf, buf.length);
+}
+
+const HOST_NAME_MAX = 64;
+
+function setUtsName(k: Kernel, t: Task, trap: Trap, field: 'nodename' | 'domainname'): SyscallReturn {
+  const len = trap.argI64(1);
+  if (len < 0 || len > HOST_NAME_MAX) return -E.EINVAL;
+  if (t.creds().euid !== 0) return -E.EPERM;
+  const buf = new Uint8Array(len);
+  if (copyIn(k, trap, trap.argPtr(0), buf, len) < 0) return -E.EFAULT;
+  k.uts[field] = Buffer.from(buf).toString('latin1');
+  return 0;
+}
+
+/** struct sysinfo (112 bytes on x86_64) from the host's figures. */
+function sysinfo(k: Kernel, _t: Task, trap: Trap): SyscallReturn {
+  const buf = new Uint8Array(112);
+  const dv = new DataView(buf.buffer);
+  dv.setBigInt64(0, BigInt(Math.floor(os.uptime())), true);
+  os.loadavg().forEach((l, i) => dv.setBigUint64(8 + 8 * i, BigInt(Math.round(l * 65536)), true));
+  dv.setBigUint64(32, BigInt(os.totalmem()), true);
+  dv.setBigUint64(40, BigInt(os.freemem()), true);
+  dv.setUint16(80, Math.min(k.tasks.size, 0xffff), true);
+  dv.setUint32(104, 1, true); // mem_unit
+  return copyOut(k, trap, trap.argPtr(0), buf, buf.length);
+}
+
+const RLIMIT_NLIMITS = 16;
+
+/**
+ * prlimit on a task of the sandbox. The sentry calls it with host privileges,
+ * so it refuses what the program could not do itself: raising a hard limit.
+ */
+function setLimits(k: Kernel, hostPid: number, resource: number, newAddr: number, oldAddr: number, trap: Trap): SyscallReturn {
+  if (resource < 0 || resource >= RLIMIT_NLIMITS) return -E.EINVAL;
+  const current = new Uint8Array(16);
+  const r = native.prlimit(hostPid, resource, null, current);
+  if (r < 0) return r;
+  if (newAddr !== 0) {
+    const wanted = new Uint8Array(16);
+    if (copyIn(k, trap, newAddr, wanted, 16) < 0) return -E.EFAULT;
+    const w = new DataView(wanted.buffer);
+    const soft = w.getBigUint64(0, true);
+    const hard = w.getBigUint64(8, true);
+    if (soft > hard) return -E.EINVAL;
+    if (hard > new DataView(current.buffer).getBigUint64(8, true)) return -E.EPERM;
+    const s = native.prlimit(hostPid, resource, wanted, null);
+    if (s < 0) return s;
+  }
+  if (oldAddr !== 0) return copyOut(k, trap, oldAddr, current, 16);
+  return 0;
+}
+
+function prlimit64(k: Kernel, t: Task, trap: Trap): SyscallReturn {
+  const pid = trap.argI32(0);
+  let hostPid = t.group.hostTgid;
+  if (pid < 0) return -E.ESRCH;
+  if (pid !== 0 && pid !== t.group.nsTgid) {
+    const g = k.tasks.groupByNsPid(pid);
+    if (!g) return -E.ESRCH;
+    hostPid = g.hostTgid;
+  }
+  return setLimits(k, hostPid, trap.argI32(1), trap.argPtr(2), trap.argPtr(3), trap);
+}
+
+const GRND_NONBLOCK = 1;
+const GRND_RANDOM = 2;
+const GRND_INSECURE = 4;
+const GETRANDOM_MAX = 33554431; // Linux returns at most this much per call
+const randomChunk = new Uint8Array(65536);
+
+function getrandom(k: Kernel, _t: Task, trap: Trap): SyscallReturn {
+  const flags = trap.argU32(2);
+  if (flags & ~(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE)) return -E.EINVAL;
+  if ((flags & GRND_INSECURE) && (flags & GRND_RANDOM)) return -E.EINVAL;
+  const len = Math.min(trap.argI64(1) < 0 ? GETRANDOM_MAX : trap.argI64(1), GETRANDOM_MAX);
+  const addr = trap.argPtr(0);
+  let done = 0;
+  while (done < len) {
+    const n = Math.min(randomChunk.length, len - done);
+    crypto.randomFillSync(randomChunk, 0, n);
+    const w = k.memory.write(trap.tid, addr + done, randomChunk, 0, n);
+    if (w <= 0) return done > 0 ? done : -E.EFAULT;
+    done += w;
+    if (w < n) break;
+  }
+  return done;
+}
+
+export const identityHandlers: HandlerTable = {
+  getuid: (_k, t) => t.creds().uid,
+  geteuid: (_k, t) => t.creds().euid,
+  getgid: (_k, t) => t.creds().gid,
+  getegid: (_k, t) => t.creds().egid,
+  getresuid: (k, t, trap) => {
+    const c = t.creds();
+    return writeIds(k, trap, c.uid, c.euid, c.suid);
+  },
+  getresgid: (k, t, trap) => {
+    const c = t.creds();
+    return writeIds(k, trap, c.gid, c.egid, c.sgid);
+  },
+  getgroups,
+  setuid: credsChange,
+  setgid: credsChange,
+  setreuid: credsChange,
+  setregid: credsChange,
+  setresuid: credsChange,
+  setresgid: credsChange,
+  setgroups: credsChange,
+  setfsuid: credsChange,
+  setfsgid: credsChange,
+  capget: () => CONTINUE,
+  capset: () => CONTINUE,
+  uname,
+  sethostname: (k, t, trap) => setUtsName(k, t, trap, 'nodename'),
+  setdomainname: (k, t, trap) => setUtsName(k, t, trap, 'domainname'),
+  sysinfo,
+  prlimit64,
+  getrlimit: (k, t, trap) => setLimits(k, t.group.hostTgid, trap.argI32(0), 0, trap.argPtr(1), trap),
+  setrlimit: (k, t, trap) => setLimits(k, t.group.hostTgid, trap.argI32(0), trap.argPtr(1), 0, trap),
+  getrandom,
+  personality: () => CONTINUE,
+};

@@ -1,0 +1,112 @@
+// open, openat, openat2, creat: resolve through the VFS, have the filesystem
+// open the object, install the resulting fd into the program. After that the
+// program reads and writes it natively.
+import { native } from '../../native/index.js';
+import type { Trap } from '../../platform/platform.js';
+import {
+  AT_FDCWD, E, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_RDONLY,
+  O_TMPFILE, O_TRUNC, O_VALID_FLAGS, O_WRONLY, RESOLVE_BENEATH, RESOLVE_CACHED, RESOLVE_IN_ROOT,
+  RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
+} from '../abi/linux.js';
+import type { Kernel } from '../kernel/kernel.js';
+import type { Task } from '../kernel/task.js';
+import { FileKind } from '../vfs/filesystem.js';
+import { resolvePath } from '../vfs/resolve.js';
+import { startDirectory } from '../vfs/lookup.js';
+import { copyIn, readPath } from './args.js';
+import { REPLIED, type HandlerTable, type SyscallReturn } from './types.js';
+
+const O_TMPFILE_BIT = O_TMPFILE & ~O_DIRECTORY;
+
+/** The whole of open(2) once the arguments are in hand. */
+function openPath(
+  k: Kernel, t: Task, trap: Trap, dirfd: number, path: string, flags: number, mode: number, resolve = 0,
+): SyscallReturn {
+  if (path.length === 0) return -E.ENOENT;
+  const scoped = (resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT)) !== 0;
+  // Scoped resolution starts at dirfd even for an absolute path.
+  const start = startDirectory(t, dirfd, scoped && path.charCodeAt(0) === 0x2f ? path.slice(1) || '.' : path);
+  if (typeof start === 'number') return start;
+  const creating = (flags & O_CREAT) !== 0;
+  const exclusive = creating && (flags & O_EXCL) !== 0;
+  // O_CREAT|O_EXCL never follows a final symlink: it must not exist at all.
+  const follow = (flags & O_NOFOLLOW) === 0 && !exclusive;
+  const r = resolvePath(k.mounts, t, start, path, {
+    followFinal: follow,
+    ...(scoped ? { root: start, beneath: (resolve & RESOLVE_BENEATH) !== 0 } : {}),
+    noSymlinks: (resolve & RESOLVE_NO_SYMLINKS) !== 0,
+    noMagicLinks: (resolve & RESOLVE_NO_MAGICLINKS) !== 0,
+    noXdev: (resolve & RESOLVE_NO_XDEV) !== 0,
+  });
+  if (typeof r === 'number') return r;
+  if (r.magic && (resolve & RESOLVE_NO_MAGICLINKS)) return -E.ELOOP;
+
+  let hostFd: number;
+  if (r.kind === FileKind.Missing) {
+    if (!creating) return -E.ENOENT;
+    if (r.wantsDirectory) return -E.EISDIR;
+    if (r.mount.readOnly) return -E.EROFS;
+    hostFd = r.mount.fs.open(t, r.rel, flags, mode & ~t.umask() & 0o7777);
+  } else if (r.magic && r.magic.fd >= 0) {
+    // /proc/<pid>/fd/N naming a pipe, socket or deleted file: the object itself.
+    const owner = r.magic.task;
+    hostFd = native.pidfdGetfd(owner.group.pidfd(), r.magic.fd);
+  } else {
+    if (exclusive) return -E.EEXIST;
+    if (r.kind === FileKind.Symlink && !((flags & O_PATH) && (flags & O_NOFOLLOW))) return -E.ELOOP;
+    if ((flags & O_DIRECTORY) && (flags & O_TMPFILE_BIT) === 0 && r.kind !== FileKind.Directory) return -E.ENOTDIR;
+    const writes = (flags & O_ACCMODE) !== O_RDONLY || (flags & O_TRUNC) !== 0;
+    if (r.kind === FileKind.Directory && (flags & O_TMPFILE_BIT) === 0 && (writes || creating) && !(flags & O_PATH)) {
+      return -E.EISDIR;
+    }
+    if (r.mount.readOnly && writes && !(flags & O_PATH)) return -E.EROFS;
+    hostFd = r.mount.fs.open(t, r.rel, flags & ~(O_CREAT | O_EXCL), mode);
+  }
+  if (hostFd < 0) return hostFd;
+  const fd = trap.replyInstallFd(hostFd, (flags & O_CLOEXEC) !== 0);
+  native.close(hostFd);
+  return fd < 0 ? fd : REPLIED;
+}
+
+function openat(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, flags: number, mode: number): SyscallReturn {
+  const path = readPath(k, trap, pathArg);
+  if (typeof path === 'number') return path;
+  // open(2) ignores unknown flag bits (openat2 does not): drop them.
+  return openPath(k, t, trap, dirfd, path, flags & O_VALID_FLAGS, mode);
+}
+
+const RESOLVE_KNOWN = RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_IN_ROOT | RESOLVE_CACHED;
+const OPEN_HOW_SIZE_VER0 = 24;
+
+/** openat2: struct open_how {u64 flags, u64 mode, u64 resolve}, checked strictly. */
+function openat2(k: Kernel, t: Task, trap: Trap): SyscallReturn {
+  const size = trap.argI64(3);
+  if (size < OPEN_HOW_SIZE_VER0 || size > 4096) return -E.EINVAL;
+  const how = new Uint8Array(size);
+  if (copyIn(k, trap, trap.argPtr(2), how, size) < 0) return -E.EFAULT;
+  // Bytes past the fields we know must be zero (E2BIG otherwise), as Linux checks.
+  for (let i = OPEN_HOW_SIZE_VER0; i < size; i++) if (how[i] !== 0) return -E.E2BIG;
+  const dv = new DataView(how.buffer);
+  const flagsHi = dv.getUint32(4, true);
+  const flags = dv.getUint32(0, true);
+  const modeLo = dv.getUint32(8, true);
+  const modeHi = dv.getUint32(12, true);
+  const resolve = dv.getUint32(16, true);
+  const resolveHi = dv.getUint32(20, true);
+  if (flagsHi !== 0 || (flags & ~O_VALID_FLAGS) !== 0) return -E.EINVAL;
+  if (resolveHi !== 0 || (resolve & ~RESOLVE_KNOWN) !== 0) return -E.EINVAL;
+  if ((resolve & RESOLVE_BENEATH) && (resolve & RESOLVE_IN_ROOT)) return -E.EINVAL;
+  const creating = (flags & O_CREAT) !== 0 || (flags & O_TMPFILE_BIT) !== 0;
+  if (modeHi !== 0 || (modeLo & ~0o7777) !== 0 || (!creating && modeLo !== 0)) return -E.EINVAL;
+  if (resolve & RESOLVE_CACHED) return -E.EAGAIN; // we always do I/O to look up
+  const path = readPath(k, trap, 1);
+  if (typeof path === 'number') return path;
+  return openPath(k, t, trap, trap.argI32(0), path, flags, modeLo, resolve);
+}
+
+export const openHandlers: HandlerTable = {
+  open: (k, t, trap) => openat(k, t, trap, AT_FDCWD, 0, trap.argI32(1), trap.argU32(2)),
+  openat: (k, t, trap) => openat(k, t, trap, trap.argI32(0), 1, trap.argI32(2), trap.argU32(3)),
+  creat: (k, t, trap) => openat(k, t, trap, AT_FDCWD, 0, O_CREAT | O_WRONLY | O_TRUNC, trap.argU32(1)),
+  openat2,
+};

@@ -1,0 +1,94 @@
+// Process lifecycle: clone, fork, vfork, execve, exit, wait, kill, prctl.
+//
+// Under seccomp notification the sentry cannot make a process itself: the host
+// kernel forks, execs, reaps and delivers signals, inside the sandbox's pid
+// namespace, which confines every pid to the sandbox. The sentry checks what
+// it must (no new namespaces; the executable exists and may run), keeps its
+// task table current, and then lets the call continue. All these calls take
+// only value arguments, or pointers the sentry does not check (wait's status,
+// clone's tid pointers), so continuing cannot race a check.
+import type { Trap } from '../../platform/platform.js';
+import {
+  AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, CLONE_NEW_NAMESPACES, E, PR_GET_PDEATHSIG, PR_SET_PDEATHSIG, NSIG, X_OK,
+} from '../abi/linux.js';
+import type { Kernel } from '../kernel/kernel.js';
+import type { Task } from '../kernel/task.js';
+import { FileKind } from '../vfs/filesystem.js';
+import { joinAbsolute } from '../vfs/path.js';
+import { copyOut, existing, isEmptyPathForm, resolveArg } from './args.js';
+import { permitted } from './stat.js';
+import { CONTINUE, type HandlerTable, type SyscallReturn } from './types.js';
+
+function clone(_k: Kernel, _t: Task, trap: Trap): SyscallReturn {
+  // The sandbox's namespaces are the second wall: no program makes its own.
+  if (trap.argU32(0) & CLONE_NEW_NAMESPACES) return -E.EPERM;
+  return CONTINUE;
+}
+
+function execve(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, flags: number): SyscallReturn {
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -E.EINVAL;
+  if (isEmptyPathForm(k, trap, pathArg, flags)) return CONTINUE; // fexecve: the fd the program holds
+  const r = existing(resolveArg(k, t, trap, dirfd, pathArg, (flags & AT_SYMLINK_NOFOLLOW) === 0));
+  if (typeof r === 'number') return r;
+  if (r.kind === FileKind.Symlink) return -E.ELOOP;
+  if (r.kind !== FileKind.Regular) return -E.EACCES;
+  const sx = r.statx ?? r.mount.fs.statx(t, r.rel);
+  if (typeof sx === 'number') return sx;
+  const c = t.creds();
+  if (!permitted(sx, c.euid, c.egid, c.groups, X_OK)) return -E.EACCES;
+  // The host kernel looks the path up again in the sandbox's mount namespace,
+  // which holds the same tree: a program that swaps the name in between can
+  // only reach another file of its own sandbox.
+  t.group.exe = joinAbsolute(r.abs);
+  return CONTINUE;
+}
+
+function exit(k: Kernel, t: Task): SyscallReturn {
+  k.tasks.threadExited(t);
+  return CONTINUE;
+}
+
+function exitGroup(k: Kernel, t: Task): SyscallReturn {
+  k.tasks.groupExited(t.group);
+  return CONTINUE;
+}
+
+/** pid 1 of the sandbox keeps its real parent-death signal (SIGKILL, which ties
+ * the sandbox's life to the sentry's); the program sees the one it asked for. */
+function prctl(k: Kernel, t: Task, trap: Trap): SyscallReturn {
+  const option = trap.argI32(0);
+  if (t.group.hostTgid !== k.initHostPid) return CONTINUE;
+  if (option === PR_SET_PDEATHSIG) {
+    const sig = trap.argI64(1);
+    if (sig < 0 || sig > NSIG) return -E.EINVAL;
+    t.group.requestedPdeathsig = sig;
+    return 0;
+  }
+  if (option === PR_GET_PDEATHSIG) {
+    const out = new Uint8Array(4);
+    new DataView(out.buffer).setInt32(0, t.group.requestedPdeathsig, true);
+    return copyOut(k, trap, trap.argPtr(1), out, 4);
+  }
+  return CONTINUE;
+}
+
+export const processHandlers: HandlerTable = {
+  clone,
+  fork: () => CONTINUE,
+  vfork: () => CONTINUE,
+  clone3: () => -E.ENOSYS, // libc falls back to clone, whose flags we can see
+  execve: (k, t, trap) => execve(k, t, trap, AT_FDCWD, 0, 0),
+  execveat: (k, t, trap) => execve(k, t, trap, trap.argI32(0), 1, trap.argI32(4)),
+  exit,
+  exit_group: exitGroup,
+  wait4: () => CONTINUE,
+  waitid: () => CONTINUE,
+  kill: () => CONTINUE,
+  tkill: () => CONTINUE,
+  tgkill: () => CONTINUE,
+  rt_sigqueueinfo: () => CONTINUE,
+  rt_tgsigqueueinfo: () => CONTINUE,
+  getppid: (_k, t) => t.group.nsParentTgid,
+  prctl,
+  fcntl: () => CONTINUE,
+};

@@ -1,0 +1,17 @@
+// What a syscall handler is, and what it may answer.
+import type { Trap } from '../../platform/platform.js';
+import type { Kernel } from '../kernel/kernel.js';
+import type { Task } from '../kernel/task.js';
+
+/** Let the host kernel carry out the call as made (value arguments only). */
+export const CONTINUE: unique symbol = Symbol('continue');
+/** The handler already answered through the trap (an fd install, or parked). */
+export const REPLIED: unique symbol = Symbol('replied');
+
+/** A value (>= 0), a negated errno (< 0), or one of the two markers. */
+export type SyscallReturn = number | typeof CONTINUE | typeof REPLIED;
+
+export type SyscallHandler = (k: Kernel, t: Task, trap: Trap) => SyscallReturn;
+
+/** Handlers by syscall name: the dispatcher looks numbers up in syscall-tables/. */
+export type HandlerTable = Readonly<Record<string, SyscallHandler>>;

@@ -1,0 +1,68 @@
+// What a mounted filesystem offers the VFS. Paths handed to a filesystem are
+// component arrays relative to its root, already free of ".", ".." and
+// symlinks in the middle: the VFS resolves those (resolve.ts).
+import type { Task } from '../kernel/task.js';
+
+export enum FileKind {
+  Missing = 0,
+  Regular,
+  Directory,
+  Symlink,
+  CharDevice,
+  BlockDevice,
+  Fifo,
+  Socket,
+}
+
+/** Result of walking components from a filesystem's root. */
+export interface WalkResult {
+  /** How many components exist and were walked. */
+  readonly found: number;
+  /** 0, or the errno that stopped the walk (ENOENT, ENOTDIR, EACCES...). */
+  readonly errno: number;
+  /** Kind of component found-1 (or of the root when found is 0). */
+  readonly kind: FileKind;
+  /** Set when component found-1 is a symlink: the walk stops there. */
+  readonly symlinkTarget?: string;
+  /** Set for procfs's fd/exe/cwd/root links: what opening them reaches. */
+  readonly magic?: MagicLink;
+  /** struct statx of component found-1 (256 bytes), when the fs has it at hand. */
+  readonly statx?: Uint8Array;
+}
+
+/** A /proc magic link: it names an object of a task, not a path. */
+export interface MagicLink {
+  readonly task: Task;
+  /** The fd number for fd/N; -1 for exe, cwd and root. */
+  readonly fd: number;
+}
+
+/** Successful open: an fd of ours to install into the task. */
+export interface Opened {
+  readonly hostFd: number;
+}
+
+export interface Filesystem {
+  readonly type: string;
+  walk(task: Task, path: readonly string[]): WalkResult;
+  /** Opens a fully resolved path. Returns an fd of ours, or -errno. */
+  open(task: Task, path: readonly string[], flags: number, mode: number): number;
+  /** struct statx of a fully resolved path (not following a final symlink), or -errno. */
+  statx(task: Task, path: readonly string[]): Uint8Array | number;
+  readonly ops: MutatingOps | null;
+  statfs(task: Task, path: readonly string[]): Uint8Array | number;
+}
+
+/** Operations that change the tree; each returns 0 or -errno. */
+export interface MutatingOps {
+  mkdir(path: readonly string[], mode: number): number;
+  mknod(path: readonly string[], mode: number, dev: number): number;
+  unlink(path: readonly string[], removeDir: boolean): number;
+  rename(from: readonly string[], to: readonly string[], flags: number): number;
+  symlink(target: string, path: readonly string[]): number;
+  link(from: readonly string[], to: readonly string[]): number;
+  chmod(path: readonly string[], mode: number): number;
+  chown(path: readonly string[], uid: number, gid: number): number;
+  utimes(path: readonly string[], atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): number;
+  truncate(path: readonly string[], length: number): number;
+}

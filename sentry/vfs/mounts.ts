@@ -1,0 +1,56 @@
+// The sandbox's mount table, as the sentry sees it. Mount points are absolute
+// component paths; the root mount is always present.
+import type { Filesystem } from './filesystem.js';
+import { joinAbsolute } from './path.js';
+
+export interface Mount {
+  /** Absolute components of the mount point ([] for the root). */
+  readonly point: readonly string[];
+  readonly fs: Filesystem;
+  readonly readOnly: boolean;
+  /** Shown in /proc/mounts-like listings. */
+  readonly source: string;
+}
+
+export class MountTable {
+  private readonly byPoint = new Map<string, Mount>();
+  private readonly ordered: Mount[] = [];
+
+  constructor(root: Mount) {
+    if (root.point.length !== 0) throw new Error('the root mount must be at /');
+    this.add(root);
+  }
+
+  add(mount: Mount): void {
+    const key = joinAbsolute(mount.point);
+    if (this.byPoint.has(key)) throw new Error(`${key} is already a mount point`);
+    this.byPoint.set(key, mount);
+    this.ordered.push(mount);
+  }
+
+  /** The mount whose root is exactly at these components, if any. */
+  mountedAt(components: readonly string[]): Mount | undefined {
+    if (this.ordered.length === 1) return components.length === 0 ? this.ordered[0] : undefined;
+    return this.byPoint.get(joinAbsolute(components));
+  }
+
+  /** The innermost mount containing a path. */
+  mountContaining(components: readonly string[]): Mount {
+    for (let depth = components.length; depth > 0; depth--) {
+      const m = this.byPoint.get(joinAbsolute(components.slice(0, depth)));
+      if (m) return m;
+    }
+    return this.ordered[0]!;
+  }
+
+  /** True if any mount point lies strictly below the given directory's depth... used to
+   * avoid batching a walk across a mount point. */
+  hasMountBelow(components: readonly string[], name: string): boolean {
+    if (this.ordered.length === 1) return false;
+    return this.byPoint.has(joinAbsolute([...components, name]));
+  }
+
+  all(): readonly Mount[] {
+    return this.ordered;
+  }
+}

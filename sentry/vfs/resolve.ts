@@ -1,0 +1,168 @@
+// Path resolution, Linux's way, over the sandbox's mount table.
+//
+// The walk keeps the absolute path as a stack of components. ".." pops (it is
+// physical: a symlink already followed is gone from the stack), "/" at the start
+// or in a symlink's target empties it, and the root's ".." is the root. Runs of
+// plain components inside one mount go to its filesystem in one walk() call,
+// so a gofer-backed path costs one round trip per symlink rather than one per
+// component. At most SYMLOOP_MAX symlinks are followed (ELOOP).
+import { E, PATH_MAX, NAME_MAX, SYMLOOP_MAX } from '../abi/linux.js';
+import type { Task } from '../kernel/task.js';
+import { FileKind, type MagicLink, type WalkResult } from './filesystem.js';
+import type { Mount, MountTable } from './mounts.js';
+import { endsInDirectoryForm, isAbsolute, splitPath } from './path.js';
+
+export interface ResolveOptions {
+  /** Follow a symlink in the last component (stat vs lstat). */
+  readonly followFinal: boolean;
+  /** openat2's RESOLVE_ scoping: "/" and ".." stop at this directory (IN_ROOT)... */
+  readonly root?: readonly string[];
+  /** ...or fail with EXDEV when they would leave it (BENEATH). */
+  readonly beneath?: boolean;
+  /** RESOLVE_NO_SYMLINKS / RESOLVE_NO_MAGICLINKS: any (magic) symlink is ELOOP. */
+  readonly noSymlinks?: boolean;
+  readonly noMagicLinks?: boolean;
+  /** RESOLVE_NO_XDEV: crossing a mount point is EXDEV. */
+  readonly noXdev?: boolean;
+}
+
+export interface Resolved {
+  readonly mount: Mount;
+  /** Components relative to the mount's root. */
+  readonly rel: readonly string[];
+  /** Absolute components. */
+  readonly abs: readonly string[];
+  /** Kind of the last component; FileKind.Missing when only its parent exists. */
+  readonly kind: FileKind;
+  /** The last component's symlink target (when not followed). */
+  readonly symlinkTarget?: string;
+  readonly magic?: MagicLink;
+  /** statx of the last component, when the filesystem returned it. */
+  readonly statx?: Uint8Array;
+  /** The path ended in "/", "/." or "/..": Linux wants a directory there. */
+  readonly wantsDirectory: boolean;
+}
+
+const ROOT_WALK: WalkResult = { found: 0, errno: 0, kind: FileKind.Directory };
+
+/**
+ * Resolves `path` for `task`, starting from `start` (absolute components of
+ * the starting directory) when the path is relative. Returns -errno on failure.
+ * A missing last component is not an error: kind is Missing and the parent exists.
+ */
+export function resolvePath(
+  mounts: MountTable, task: Task, start: readonly string[], path: string, opts: ResolveOptions,
+): Resolved | number {
+  if (path.length === 0) return -E.ENOENT;
+  if (path.length >= PATH_MAX) return -E.ENAMETOOLONG;
+  const wantsDirectory = endsInDirectoryForm(path);
+  const root = opts.root ?? [];
+  if (opts.beneath && isAbsolute(path)) return -E.EXDEV;
+  const stack: string[] = isAbsolute(path) ? root.slice() : start.slice();
+  // Pending components, last one first, so that push/pop work at the front.
+  const pending = splitPath(path).reverse();
+  let linksFollowed = 0;
+  let last: WalkResult = ROOT_WALK;
+  let mount = mounts.mountContaining(stack);
+
+  while (pending.length > 0) {
+    const name = pending[pending.length - 1]!;
+    if (name.length > NAME_MAX) return -E.ENAMETOOLONG;
+    if (name === '.' || name === '..') {
+      pending.pop();
+      if (last.kind !== FileKind.Directory) return -E.ENOTDIR;
+      if (name === '..' && stack.length <= root.length) {
+        if (opts.beneath) return -E.EXDEV;
+      } else if (name === '..') {
+        stack.pop();
+        const outer = mounts.mountContaining(stack);
+        if (opts.noXdev && outer !== mount) return -E.EXDEV;
+        mount = outer;
+      }
+      last = ROOT_WALK_DIR;
+      continue;
+    }
+    // A mount point is entered without asking the parent filesystem.
+    const child = mounts.mountedAt([...stack, name]);
+    if (child) {
+      if (opts.noXdev) return -E.EXDEV;
+      pending.pop();
+      stack.push(name);
+      mount = child;
+      last = ROOT_WALK_DIR;
+      continue;
+    }
+    // Batch the run of plain names that stays inside this mount.
+    const batch: string[] = [];
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const n = pending[i]!;
+      if (n === '.' || n === '..' || n.length > NAME_MAX) break;
+      if (batch.length > 0 && mounts.hasMountBelow([...stack, ...batch], n)) break;
+      batch.push(n);
+    }
+    const relBase = stack.slice(mount.point.length);
+    const walked = mount.fs.walk(task, [...relBase, ...batch]);
+    const foundInBatch = walked.found - relBase.length;
+    if (foundInBatch < 0) return walked.errno ? -walked.errno : -E.ENOENT; // the base itself vanished
+    const isLastRun = batch.length === pending.length;
+
+    if (walked.errno !== 0) {
+      // The walk stopped at batch[foundInBatch] (missing) or after it (ENOTDIR).
+      if (walked.errno === E.ENOENT && isLastRun && foundInBatch === batch.length - 1) {
+        for (let i = 0; i < foundInBatch; i++) stack.push(batch[i]!);
+        const parentRel = stack.slice(mount.point.length);
+        const name = batch[foundInBatch]!;
+        return {
+          mount, rel: [...parentRel, name], abs: [...stack, name], kind: FileKind.Missing, wantsDirectory,
+        };
+      }
+      return -walked.errno;
+    }
+    for (let i = 0; i < foundInBatch; i++) {
+      stack.push(batch[i]!);
+      pending.pop();
+    }
+    last = walked;
+    if (walked.kind === FileKind.Symlink && walked.symlinkTarget !== undefined) {
+      const isFinal = pending.length === 0;
+      if (isFinal && !opts.followFinal && !wantsDirectory) break;
+      const target = walked.symlinkTarget;
+      // A magic link to something without a path ("pipe:[123]", a deleted
+      // file) is opened as the object it names.
+      const pathless = walked.magic !== undefined && (!isAbsolute(target) || target.endsWith(' (deleted)'));
+      if (isFinal && pathless && !wantsDirectory) break;
+      if (pathless) return -E.ENOTDIR;
+      if (opts.noSymlinks || (opts.noMagicLinks && walked.magic)) return -E.ELOOP;
+      if (++linksFollowed > SYMLOOP_MAX) return -E.ELOOP;
+      stack.pop(); // the link itself is replaced by its target
+      if (target.length === 0) return -E.ENOENT;
+      if (isAbsolute(target)) {
+        if (opts.beneath) return -E.EXDEV;
+        stack.length = 0;
+        stack.push(...root);
+      }
+      const parts = splitPath(target);
+      for (let i = parts.length - 1; i >= 0; i--) pending.push(parts[i]!);
+      mount = mounts.mountContaining(stack);
+      last = ROOT_WALK_DIR;
+      continue;
+    }
+    if (pending.length > 0 && walked.kind !== FileKind.Directory) return -E.ENOTDIR;
+  }
+
+  if (wantsDirectory && last.kind !== FileKind.Directory) return -E.ENOTDIR;
+  const result: Resolved = {
+    mount,
+    rel: stack.slice(mount.point.length),
+    abs: stack,
+    kind: last.kind,
+    wantsDirectory,
+    ...(last.symlinkTarget !== undefined ? { symlinkTarget: last.symlinkTarget } : {}),
+    ...(last.magic ? { magic: last.magic } : {}),
+    ...(last.statx ? { statx: last.statx } : {}),
+  };
+  return result;
+}
+
+/** A directory reached by "." / ".." / a mount point: known to be a directory. */
+const ROOT_WALK_DIR: WalkResult = { found: 0, errno: 0, kind: FileKind.Directory };

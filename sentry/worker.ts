@@ -1,0 +1,75 @@
+// The sentry's thread: everything a sandbox's syscalls touch runs here, in
+// one synchronous loop, off Node's main event loop (see DESIGN.md).
+//
+//   1. check that the gofer answers (its mount namespace is ready), tell the
+//      main thread, which then starts the sandbox's first process;
+//   2. take the sandbox over from the launcher (filter, procfs, listener);
+//   3. serve traps until the last task of the sandbox is gone.
+import fs from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { native } from '../native/index.js';
+import { SeccompNotifyLoop } from '../platform/seccomp-notify/loop.js';
+import { takeOverSandbox } from '../platform/seccomp-notify/handshake.js';
+import { GoferClient } from '../gofer/client.js';
+import { SYSCALLS } from '../syscall-tables/index.js';
+import { Kernel } from './kernel/kernel.js';
+import { MountTable } from './vfs/mounts.js';
+import { GoferFs } from './fs/gofer-fs.js';
+import { ProcFs } from './fs/proc.js';
+import { Dispatcher } from './syscalls/dispatch.js';
+import { Tracer } from './trace.js';
+import { makeLogger } from './log.js';
+
+export interface SentryWorkerData {
+  readonly controlFd: number;
+  readonly goferFd: number;
+  readonly filter: Uint8Array;
+  readonly strace: boolean;
+}
+
+/** Messages the worker posts to the main thread. */
+export type SentryMessage =
+  | { readonly type: 'gofer-ready' }
+  | { readonly type: 'running'; readonly hostPid: number }
+  | { readonly type: 'done'; readonly counts: Record<string, number> }
+  | { readonly type: 'fatal'; readonly message: string };
+
+function post(m: SentryMessage): void {
+  parentPort?.postMessage(m);
+}
+
+function main(data: SentryWorkerData): void {
+  const log = makeLogger('sentry');
+  const gofer = new GoferClient(data.goferFd);
+  const root = gofer.walk([]);
+  if (root.errno !== 0) throw new Error(`the gofer cannot see the sandbox root: errno ${root.errno}`);
+  post({ type: 'gofer-ready' });
+
+  const sandbox = takeOverSandbox(data.controlFd, data.filter);
+  native.close(data.controlFd);
+  post({ type: 'running', hostPid: sandbox.hostPid });
+
+  const loop = new SeccompNotifyLoop(sandbox.listenerFd);
+  const mounts = new MountTable({ point: [], fs: new GoferFs(gofer), readOnly: false, source: 'tsvisor-root' });
+  const kernel = new Kernel(loop.memory, mounts, log, sandbox.hostPid);
+  mounts.add({ point: ['proc'], fs: new ProcFs(sandbox.procRootFd, kernel.tasks), readOnly: false, source: 'proc' });
+  const tracer = data.strace ? new Tracer(loop.memory, (line) => fs.writeSync(2, line)) : undefined;
+  const dispatcher = new Dispatcher(kernel, tracer ? { tracer } : {});
+  loop.run((trap) => dispatcher.handle(trap), () => -1);
+
+  const counts: Record<string, number> = {};
+  for (const s of SYSCALLS) {
+    const c = dispatcher.counts[s.nr];
+    if (c) counts[s.name] = c;
+  }
+  gofer.close();
+  native.close(sandbox.listenerFd);
+  native.close(sandbox.procRootFd);
+  post({ type: 'done', counts });
+}
+
+try {
+  main(workerData as SentryWorkerData);
+} catch (err) {
+  post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) });
+}
