@@ -1,0 +1,205 @@
+// The sentry's side of the gofer protocol: synchronous calls over one
+// SOCK_SEQPACKET socket. The sentry blocks in recvmsg for each reply; gofer
+// ops are quick, and a blocking call is cheaper than any hand-off.
+//
+// Failures of an op come back as negative errnos. A failure of the gofer
+// itself (it died, the socket broke, or it sent something that does not
+// decode) throws GoferDiedError: the sentry takes the sandbox down on it,
+// since a file service it cannot trust is no file service (fail closed).
+import { native } from '../native/index.js';
+import {
+  MAX_MESSAGE_BYTES, WireBuffer, decodeResponse, encodeRequest, responseFdCount, type Dirent, type GoferPath,
+  type OpName, type RequestArgs, type ResponseResult, type Timespec,
+} from './protocol.js';
+
+export class GoferDiedError extends Error {
+  constructor(message: string) {
+    super(`gofer: ${message}`);
+    this.name = 'GoferDiedError';
+  }
+}
+
+export interface WalkResult {
+  /** How many components exist and were walked. */
+  readonly found: number;
+  /** 0, or the errno (positive) that stopped the walk: ENOENT, ENOTDIR, EACCES, ELOOP, ... */
+  readonly errno: number;
+  /** struct statx (256 bytes) of component found-1, or of the root when found is 0. */
+  readonly statx: Uint8Array;
+  /** Set when component found-1 is a symlink: the walk stopped there. */
+  readonly symlinkTarget: string | undefined;
+}
+
+export interface DirentPage {
+  readonly entries: readonly Dirent[];
+  /** The listing is complete; otherwise ask again from the last entry's `off`. */
+  readonly eof: boolean;
+}
+
+/** chown's "leave this id as it is". */
+export const UNCHANGED_ID = 0xffffffff;
+
+/** Most fds a reply may carry: any beyond are closed by the addon and make the reply a protocol error. */
+const FDS_CAPACITY = 4;
+
+export class GoferClient {
+  private readonly tx = new WireBuffer(MAX_MESSAGE_BYTES);
+  private readonly rx = new WireBuffer(MAX_MESSAGE_BYTES);
+  private readonly fdsIn = new Int32Array(1 + FDS_CAPACITY);
+  private readonly noFds = new Int32Array(0);
+  private nextId = 1;
+  private sockFd: number;
+  /** Why the client stopped working, once it has. */
+  private deadReason: string | undefined;
+
+  /** Takes ownership of `sockFd`, the sentry's end of the gofer's socket. */
+  constructor(sockFd: number) {
+    this.sockFd = sockFd;
+  }
+
+  /** Walks `path` from the root, stopping at a missing component, a non-directory or a symlink. */
+  walk(path: GoferPath): WalkResult {
+    const reply = this.call('walk', { path });
+    // walk's fields come with every errno.
+    const result = reply.result!;
+    return { found: result.found, errno: reply.errno, statx: result.statx, symlinkTarget: result.symlinkTarget };
+  }
+
+  /**
+   * Opens `path` (O_CLOEXEC is always added; a symlink anywhere is ELOOP).
+   * Returns our fd, or -errno. `statxOut` (256 bytes), when given, receives
+   * the opened file's struct statx.
+   */
+  open(path: GoferPath, flags: number, mode: number, statxOut?: Uint8Array): number {
+    const reply = this.call('open', { path, flags, mode });
+    if (reply.errno !== 0) return -reply.errno;
+    if (statxOut !== undefined) statxOut.set(reply.result!.statx);
+    return reply.fd;
+  }
+
+  mkdir(path: GoferPath, mode: number): number {
+    return this.status(this.call('mkdir', { path, mode }));
+  }
+
+  /** Regular files, FIFOs and sockets only: device nodes are EPERM. */
+  mknod(path: GoferPath, mode: number, dev: number): number {
+    return this.status(this.call('mknod', { path, mode, dev }));
+  }
+
+  /** flags: 0 (unlink) or AT_REMOVEDIR (rmdir). */
+  unlink(path: GoferPath, flags: number): number {
+    return this.status(this.call('unlink', { path, flags }));
+  }
+
+  /** flags: RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT. */
+  rename(oldPath: GoferPath, newPath: GoferPath, flags: number): number {
+    return this.status(this.call('rename', { oldPath, newPath, flags }));
+  }
+
+  symlink(target: string, path: GoferPath): number {
+    return this.status(this.call('symlink', { target, path }));
+  }
+
+  /** A hard link to oldPath itself, never following it. */
+  link(oldPath: GoferPath, newPath: GoferPath): number {
+    return this.status(this.call('link', { oldPath, newPath }));
+  }
+
+  /** EOPNOTSUPP when path is a symlink. */
+  chmod(path: GoferPath, mode: number): number {
+    return this.status(this.call('chmod', { path, mode }));
+  }
+
+  /** Never follows a final symlink. -1 (or UNCHANGED_ID) leaves an id as it is. */
+  chown(path: GoferPath, uid: number, gid: number): number {
+    return this.status(this.call('chown', { path, uid: uid >>> 0, gid: gid >>> 0 }));
+  }
+
+  /** Never follows a final symlink; nsec may be UTIME_NOW or UTIME_OMIT. */
+  utimes(path: GoferPath, atime: Timespec, mtime: Timespec): number {
+    return this.status(this.call('utimes', { path, atime, mtime }));
+  }
+
+  truncate(path: GoferPath, length: number): number {
+    return this.status(this.call('truncate', { path, length }));
+  }
+
+  /** struct statfs (120 bytes) of the filesystem holding path, or -errno. */
+  statfs(path: GoferPath): Uint8Array | number {
+    const reply = this.call('statfs', { path });
+    return reply.errno !== 0 ? -reply.errno : reply.result!.statfs;
+  }
+
+  /** One page of entries after the cookie `offset` (0n: from the start), or -errno. */
+  getdents(path: GoferPath, offset: bigint = 0n): DirentPage | number {
+    const reply = this.call('getdents', { path, offset });
+    return reply.errno !== 0 ? -reply.errno : reply.result!;
+  }
+
+  /** Every entry of a directory, page after page, or -errno. */
+  listDirectory(path: GoferPath): Dirent[] | number {
+    const all: Dirent[] = [];
+    let offset = 0n;
+    for (;;) {
+      const page = this.getdents(path, offset);
+      if (typeof page === 'number') return page;
+      for (const entry of page.entries) all.push(entry);
+      if (page.eof || page.entries.length === 0) return all;
+      offset = page.entries[page.entries.length - 1]!.off;
+    }
+  }
+
+  /** A symlink's target, or -errno (EINVAL: not a symlink). */
+  readlink(path: GoferPath): string | number {
+    const reply = this.call('readlink', { path });
+    return reply.errno !== 0 ? -reply.errno : reply.result!.target;
+  }
+
+  /** Closes our end: the gofer sees end of file and exits. Later calls throw GoferDiedError. */
+  close(): void {
+    if (this.sockFd >= 0) native.close(this.sockFd);
+    this.sockFd = -1;
+    this.deadReason ??= 'client closed';
+  }
+
+  // -------------------------------------------------------------------------
+
+  private status(reply: { errno: number }): number {
+    return -reply.errno;
+  }
+
+  private die(reason: string): never {
+    this.deadReason = reason;
+    throw new GoferDiedError(reason);
+  }
+
+  /** One request, one reply. Encoding problems are -errno answers; transport problems throw. */
+  private call<N extends OpName>(op: N, args: RequestArgs<N>): { errno: number; result: ResponseResult<N> | undefined; fd: number } {
+    if (this.deadReason !== undefined) throw new GoferDiedError(this.deadReason);
+    const id = this.nextId;
+    this.nextId = (this.nextId + 1) >>> 0 || 1;
+    const length = encodeRequest(this.tx, id, op, args);
+    if (length < 0) return { errno: -length, result: undefined, fd: -1 };
+
+    const sent = native.sendMsg(this.sockFd, this.tx.bytes, length, this.noFds, 0);
+    if (sent < 0) this.die(`sendmsg failed (errno ${-sent})`);
+    if (sent !== length) this.die(`sendmsg sent ${sent} of ${length} bytes`);
+
+    const received = native.recvMsg(this.sockFd, this.rx.bytes, this.fdsIn);
+    const fdCount = received >= 0 ? this.fdsIn[0]! : 0;
+    if (received === 0) this.die('the gofer closed its socket (it exited or was killed)');
+    if (received < 0) this.die(`recvmsg failed (errno ${-received})`);
+
+    const decoded = decodeResponse(this.rx, received, op);
+    let problem: string | undefined;
+    if (!decoded.ok) problem = `undecodable reply to ${op}: ${decoded.reason}`;
+    else if (decoded.id !== id) problem = `reply id ${decoded.id} to request ${id}`;
+    else if (fdCount !== responseFdCount(op, decoded.errno)) problem = `reply to ${op} with ${fdCount} fds`;
+    if (problem !== undefined || !decoded.ok) {
+      for (let i = 0; i < fdCount; i++) native.close(this.fdsIn[1 + i]!);
+      return this.die(problem ?? 'undecodable reply');
+    }
+    return { errno: decoded.errno, result: decoded.result, fd: fdCount > 0 ? this.fdsIn[1]! : -1 };
+  }
+}
+
