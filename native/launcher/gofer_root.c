@@ -21,14 +21,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* dst = a + "/" + b, or die: a truncated path would mount in the wrong place. */
+static void join(char *dst, size_t cap, const char *a, const char *b) {
+  if ((size_t)snprintf(dst, cap, "%s/%s", a, b) >= cap) die("path too long: %s/%s", a, b);
+}
+
 static void mount_or_die(const char *src, const char *dst, const char *type, unsigned long flags, const char *data) {
-  if (mount(src, dst, type, flags, data) < 0) die_errno("mount %s on %s", type ? type : src, dst);
+  if (mount(src, dst, type, flags, data) < 0) die_errno("mount %s on %s", type ? type : (src ? src : "(bind)"), dst);
 }
 
 static void bind_device(const char *dev_dir, const char *name) {
   char host[256], target[4096];
-  snprintf(host, sizeof host, "/dev/%s", name);
-  snprintf(target, sizeof target, "%s/%s", dev_dir, name);
+  join(host, sizeof host, "/dev", name);
+  join(target, sizeof target, dev_dir, name);
   struct stat st;
   if (stat(host, &st) < 0) return; /* the host lacks it (a tty-less run has no /dev/tty user): skip */
   int fd = open(target, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
@@ -40,23 +45,22 @@ static void bind_device(const char *dev_dir, const char *name) {
 
 static void make_dev(const char *merged) {
   char dev[4096], path[4096];
-  snprintf(dev, sizeof dev, "%s/dev", merged);
+  join(dev, sizeof dev, merged, "dev");
   mkdir_p(dev, 0755);
   mount_or_die("tsvisor-dev", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k");
   static const char *devices[] = {"null", "zero", "full", "random", "urandom", "tty"};
   for (size_t i = 0; i < sizeof devices / sizeof *devices; i++) bind_device(dev, devices[i]);
   static const char *links[][2] = {
       {"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
-      {"stderr", "/proc/self/fd/2"}, {"core", "/proc/kcore"}};
+      {"stderr", "/proc/self/fd/2"}};
   for (size_t i = 0; i < sizeof links / sizeof *links; i++) {
-    if (strcmp(links[i][0], "core") == 0) continue; /* not exposed */
-    snprintf(path, sizeof path, "%s/%s", dev, links[i][0]);
+    join(path, sizeof path, dev, links[i][0]);
     if (symlink(links[i][1], path) < 0) die_errno("symlink %s", path);
   }
-  snprintf(path, sizeof path, "%s/shm", dev);
+  join(path, sizeof path, dev, "shm");
   mkdir_p(path, 01777);
   mount_or_die("tsvisor-shm", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-  snprintf(path, sizeof path, "%s/pts", dev);
+  join(path, sizeof path, dev, "pts");
   mkdir_p(path, 0755);
 }
 
@@ -78,10 +82,10 @@ int gofer_root_main(int argc, char **argv) {
   mount_or_die(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
 
   char layer[4096], upper[4096], work[4096], merged[4096], opts[12288], tmp[4096];
-  snprintf(layer, sizeof layer, "%s/layer", state);
-  snprintf(upper, sizeof upper, "%s/upper", layer);
-  snprintf(work, sizeof work, "%s/work", layer);
-  snprintf(merged, sizeof merged, "%s/merged", state);
+  join(layer, sizeof layer, state, "layer");
+  join(upper, sizeof upper, layer, "upper");
+  join(work, sizeof work, layer, "work");
+  join(merged, sizeof merged, state, "merged");
   mkdir_p(layer, 0700);
   mkdir_p(merged, 0755);
   mount_or_die("tsvisor-layer", layer, "tmpfs", MS_NOSUID, "mode=700");
@@ -97,11 +101,11 @@ int gofer_root_main(int argc, char **argv) {
     die("overlay options too long");
   mount_or_die("tsvisor-root", merged, "overlay", 0, opts);
 
-  snprintf(tmp, sizeof tmp, "%s/tmp", merged);
+  join(tmp, sizeof tmp, merged, "tmp");
   mkdir_p(tmp, 01777);
   mount_or_die("tsvisor-tmp", tmp, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   make_dev(merged);
-  snprintf(tmp, sizeof tmp, "%s/proc", merged);
+  join(tmp, sizeof tmp, merged, "proc");
   mkdir_p(tmp, 0555);
 
   execvp(argv[i], argv + i);

@@ -80,6 +80,27 @@ static void loopback_up(void) {
   close(s);
 }
 
+/* Defense in depth, as runc does: the sentry already refuses these names, but
+ * the host kernel's view of the sandbox should not offer them either. */
+static void mask_proc(const char *root) {
+  static const char *masked[] = {"kcore", "keys", "latency_stats", "timer_list", "sched_debug", "kmsg", "sysrq-trigger"};
+  static const char *read_only[] = {"sys", "bus", "fs", "irq"};
+  char null_dev[4096], path[4096];
+  if (snprintf(null_dev, sizeof null_dev, "%s/dev/null", root) >= (int)sizeof null_dev) die("root path too long");
+  for (size_t i = 0; i < sizeof masked / sizeof *masked; i++) {
+    if (snprintf(path, sizeof path, "%s/proc/%s", root, masked[i]) >= (int)sizeof path) die("root path too long");
+    if (access(path, F_OK) < 0) continue;
+    if (mount(null_dev, path, NULL, MS_BIND, NULL) < 0) die_errno("mask %s", path);
+  }
+  for (size_t i = 0; i < sizeof read_only / sizeof *read_only; i++) {
+    if (snprintf(path, sizeof path, "%s/proc/%s", root, read_only[i]) >= (int)sizeof path) die("root path too long");
+    if (access(path, F_OK) < 0) continue;
+    if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) die_errno("bind %s", path);
+    if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+      die_errno("make %s read-only", path);
+  }
+}
+
 static void enter_root(const struct jail_opts *o) {
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die_errno("make / private");
   /* The root tree was mounted in the gofer's namespace, so in ours (owned by
@@ -91,6 +112,7 @@ static void enter_root(const struct jail_opts *o) {
   /* This procfs belongs to the new pid namespace: the sentry reads the
    * sandbox's processes through it, with the sandbox's pid numbers. */
   if (mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) die_errno("mount proc");
+  mask_proc(o->root);
   if (chdir(o->root) < 0) die_errno("chdir %s", o->root);
   if (syscall(SYS_pivot_root, ".", ".") < 0) die_errno("pivot_root");
   if (umount2(".", MNT_DETACH) < 0) die_errno("detach the old root");
