@@ -86,7 +86,7 @@ export async function doCommand(args: readonly string[]): Promise<number> {
   try {
     const result = await runSandbox({
       rootfs: o.rootfs, network: o.network, argv: o.argv, env: process.env, cwd,
-      strace: o.strace, strict: o.strict,
+      strace: o.strace, strict: o.strict, withInit: true,
     });
     if (o.stats) {
       const rows = Object.entries(result.counts).sort((a, b) => b[1] - a[1]);

@@ -102,15 +102,31 @@ class Assembler {
   assemble(): Buffer {
     for (;;) {
       const { itemAddress, labelAddress } = this.layout();
-      const far = this.findFarJump(itemAddress, labelAddress);
-      if (!far) return this.emit(itemAddress, labelAddress);
-      // Jump instead to a trampoline right after the conditional, which reaches anywhere.
-      const { index, side } = far;
-      const jump = this.items[index] as Extract<Item, { op: 'jump' }>;
-      const trampoline = this.newLabel();
-      this.items.splice(index + 1, 0, { op: 'label', label: trampoline }, { op: 'ja', target: jump[side] });
-      jump[side] = trampoline;
+      if (!this.insertTrampolines(itemAddress, labelAddress)) return this.emit(itemAddress, labelAddress);
     }
+  }
+
+  /**
+   * Redirects every conditional jump that cannot reach its target to a BPF_JA
+   * placed right after it, which reaches anywhere. Trampolines push later code
+   * further away, so the caller lays out again until no jump is too far.
+   */
+  private insertTrampolines(itemAddress: readonly number[], labelAddress: ReadonlyMap<Label, number>): boolean {
+    let inserted = false;
+    // Back to front, so a splice never moves an item still to be visited.
+    for (let index = this.items.length - 1; index >= 0; index--) {
+      const item = this.items[index];
+      if (item?.op !== 'jump') continue;
+      const from = itemAddress[index] ?? 0;
+      for (const side of ['jf', 'jt'] as const) {
+        if (this.distance(from, item[side], labelAddress) <= MAX_CONDITIONAL_JUMP) continue;
+        const trampoline = this.newLabel();
+        this.items.splice(index + 1, 0, { op: 'label', label: trampoline }, { op: 'ja', target: item[side] });
+        item[side] = trampoline;
+        inserted = true;
+      }
+    }
+    return inserted;
   }
 
   private layout(): { itemAddress: number[]; labelAddress: Map<Label, number> } {
@@ -132,20 +148,6 @@ class Assembler {
     // Classic BPF only jumps forward; the layout below guarantees it, so this is a bug.
     if (offset < 0) throw new Error('seccomp-bpf: backward jump');
     return offset;
-  }
-
-  private findFarJump(
-    itemAddress: readonly number[],
-    labelAddress: ReadonlyMap<Label, number>,
-  ): { index: number; side: 'jt' | 'jf' } | undefined {
-    for (let index = 0; index < this.items.length; index++) {
-      const item = this.items[index];
-      if (item?.op !== 'jump') continue;
-      const from = itemAddress[index] ?? 0;
-      if (this.distance(from, item.jt, labelAddress) > MAX_CONDITIONAL_JUMP) return { index, side: 'jt' };
-      if (this.distance(from, item.jf, labelAddress) > MAX_CONDITIONAL_JUMP) return { index, side: 'jf' };
-    }
-    return undefined;
   }
 
   private emit(itemAddress: readonly number[], labelAddress: ReadonlyMap<Label, number>): Buffer {

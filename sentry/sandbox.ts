@@ -24,6 +24,8 @@ export interface SandboxOptions {
   readonly cwd: string;
   readonly strace: boolean;
   readonly strict: boolean;
+  /** Run the program as pid 2 under a reaping init (as natively it is not pid 1). */
+  readonly withInit: boolean;
 }
 
 export interface SandboxResult {
@@ -70,6 +72,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     goferFd: goferSentrySide,
     filter: new Uint8Array(filter),
     strace: opts.strace,
+    withInit: opts.withInit,
   };
   const worker = new Worker(WORKER_PATH, { workerData });
 
@@ -95,7 +98,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
       if (m.type === 'gofer-ready') {
         app = spawn(LAUNCHER_PATH, [
           'app', '--mntns-of', String(gofer.pid), '--root', merged, '--cwd', opts.cwd,
-          '--net', opts.network, '--', ...opts.argv,
+          '--net', opts.network, '--init', opts.withInit ? 'yes' : 'no', '--', ...opts.argv,
         ], { stdio: ['inherit', 'inherit', 'inherit', controlLauncherSide], env: opts.env });
         native.close(controlLauncherSide);
         app.on('error', (err) => killApp(`cannot start the launcher: ${err.message}`));
@@ -137,6 +140,8 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     if (!settled) await worker.terminate();
   } finally {
     appExited = true;
+    // Closing our end tells the gofer to exit, which unmounts the sandbox root.
+    native.close(goferSentrySide);
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
     process.off('SIGHUP', onHup);

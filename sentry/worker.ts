@@ -25,6 +25,8 @@ export interface SentryWorkerData {
   readonly goferFd: number;
   readonly filter: Uint8Array;
   readonly strace: boolean;
+  /** pid 1 is a tsvisor init and the program pid 2 (tsvisor do), or the program is pid 1 (OCI). */
+  readonly withInit: boolean;
 }
 
 /** Messages the worker posts to the main thread. */
@@ -45,7 +47,7 @@ function main(data: SentryWorkerData): void {
   if (root.errno !== 0) throw new Error(`the gofer cannot see the sandbox root: errno ${root.errno}`);
   post({ type: 'gofer-ready' });
 
-  const sandbox = takeOverSandbox(data.controlFd, data.filter);
+  const sandbox = takeOverSandbox(data.controlFd, data.filter, data.withInit);
   native.close(data.controlFd);
   post({ type: 'running', hostPid: sandbox.hostPid });
 
@@ -62,7 +64,8 @@ function main(data: SentryWorkerData): void {
     const c = dispatcher.counts[s.nr];
     if (c) counts[s.name] = c;
   }
-  gofer.close();
+  // The gofer's socket is the main thread's to close: it must see the
+  // program's exit before it sees the gofer's.
   native.close(sandbox.listenerFd);
   native.close(sandbox.procRootFd);
   post({ type: 'done', counts });

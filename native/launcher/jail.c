@@ -13,7 +13,8 @@
  *
  * Control messages on fd 3 (SOCK_SEQPACKET to the sentry):
  *   <- FILT  the BPF program (struct sock_filter[])
- *   -> HPID  the child's pid on the host (launcher)
+ *   -> HPID  the child's pid on the host (launcher); with --init yes the
+ *            program is that child's only child, pid 2 of the sandbox
  *   -> PROC  an O_PATH fd of the sandbox's procfs (child)
  *   -> LSTN  the fd number the listener will get (child, before seccomp())
  *   <- GOGO  the sentry holds the listener: exec
@@ -43,6 +44,7 @@
 struct jail_opts {
   const char *mntns_of, *root, *cwd, *hostname;
   int new_net;
+  int with_init;
   char **argv;
 };
 
@@ -58,13 +60,19 @@ static void parse(int argc, char **argv, struct jail_opts *o) {
     else if (strcmp(argv[i - 1], "--root") == 0) o->root = v;
     else if (strcmp(argv[i - 1], "--cwd") == 0) o->cwd = v;
     else if (strcmp(argv[i - 1], "--hostname") == 0) o->hostname = v;
+    else if (strcmp(argv[i - 1], "--init") == 0) {
+      if (strcmp(v, "yes") == 0) o->with_init = 1;
+      else if (strcmp(v, "no") == 0) o->with_init = 0;
+      else die("--init must be yes or no, not %s", v);
+    }
     else if (strcmp(argv[i - 1], "--net") == 0) {
       if (strcmp(v, "none") == 0) o->new_net = 1;
       else if (strcmp(v, "host") == 0) o->new_net = 0;
       else die("--net must be none or host, not %s", v);
     } else die("unknown option %s", argv[i - 1]);
   }
-  if (!o->mntns_of || !o->root || i >= argc) die("usage: app --mntns-of PID --root DIR [--cwd DIR] -- CMD...");
+  if (!o->mntns_of || !o->root || i >= argc)
+    die("usage: app --mntns-of PID --root DIR [--cwd DIR] [--net none|host] [--init yes|no] -- CMD...");
   o->argv = argv + i;
 }
 
@@ -150,6 +158,37 @@ static void install_filter_and_exec(const struct jail_opts *o) {
   _exit(err == ENOENT ? 127 : 126);
 }
 
+static pid_t init_app_pid;
+
+static void init_forward(int sig) {
+  if (init_app_pid > 0) kill(init_app_pid, sig);
+}
+
+/* pid 1 of the sandbox when the program must not be pid 1 (tsvisor do): a
+ * real init that reaps orphans, passes on the signals it is sent from
+ * outside, and ends the sandbox with the program's status. It is our code,
+ * outside the sentry's filter, and holds nothing the program could use. */
+static __attribute__((noreturn)) void run_init(pid_t app) {
+  init_app_pid = app;
+  close(CONTROL_FD);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = init_forward;
+  int forwarded[] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2};
+  for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) sigaction(forwarded[i], &sa, NULL);
+  for (;;) {
+    int status;
+    pid_t r = waitpid(-1, &status, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      _exit(LAUNCHER_FAIL);
+    }
+    if (r != app) continue; /* an orphan, reaped */
+    if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) _exit(128 + WTERMSIG(status));
+  }
+}
+
 static void child_main(const struct jail_opts *o, int sync_read) {
   char go;
   /* Wait until the launcher wrote our id maps; EOF means it died. */
@@ -163,6 +202,11 @@ static void child_main(const struct jail_opts *o, int sync_read) {
   if (procfd < 0) die_errno("open /proc");
   control_send("PROC", "", 0, procfd);
   close(procfd);
+  if (o->with_init) {
+    pid_t app = fork();
+    if (app < 0) die_errno("fork the program");
+    if (app > 0) run_init(app);
+  }
   install_filter_and_exec(o);
 }
 

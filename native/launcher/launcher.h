@@ -5,7 +5,7 @@
  *       new mount namespace with the sandbox root (overlay of DIR under a
  *       tmpfs upper, tmpfs /tmp, a minimal /dev) at STATE/merged; then execs
  *       the gofer (CMD), which serves that tree.
- *   tsvisor-launcher app --mntns-of PID --root DIR [--cwd DIR] [--net none|host]
+ *   tsvisor-launcher app --mntns-of PID --root DIR [--cwd DIR] [--net none|host] [--init yes|no]
  *                        [--hostname NAME] -- CMD...
  *       joins PID's mount namespace, forks the sandbox's first process into
  *       fresh user/mount/pid/ipc/uts/cgroup(/net) namespaces, pivot_roots it

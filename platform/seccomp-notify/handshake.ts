@@ -13,6 +13,8 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
 export interface LaunchedSandbox {
   /** Host pid of the sandbox's pid 1. */
   readonly hostPid: number;
+  /** Host pid of the program's first process (pid 1 itself, or its child under an init). */
+  readonly programHostPid: number;
   /** O_PATH fd of the procfs mounted in the sandbox's pid namespace. */
   readonly procRootFd: number;
   /** The seccomp user-notification listener. */
@@ -30,7 +32,7 @@ function sendTagged(sock: number, tag: string, payload: Uint8Array): void {
 }
 
 /** Blocks until the launcher's first process has installed the filter. */
-export function takeOverSandbox(controlFd: number, filter: Uint8Array, timeoutMs = 30_000): LaunchedSandbox {
+export function takeOverSandbox(controlFd: number, filter: Uint8Array, withInit: boolean, timeoutMs = 30_000): LaunchedSandbox {
   sendTagged(controlFd, 'FILT', filter);
   const buf = new Uint8Array(4096);
   const fds = new Int32Array(4);
@@ -48,8 +50,10 @@ export function takeOverSandbox(controlFd: number, filter: Uint8Array, timeoutMs
     else if (tag === 'LSTN') listenerNumber = Number(text);
     else throw new HandshakeError(`unexpected message ${tag} from the launcher`);
   }
-  const pidfd = native.pidfdOpen(hostPid, 0);
-  if (pidfd < 0) throw new HandshakeError(`pidfd_open(${hostPid}): errno ${-pidfd}`);
+  // Under an init, the program is pid 1's only child; the host's /proc names it.
+  const programHostPid = withInit ? onlyChildOf(hostPid) : hostPid;
+  const pidfd = native.pidfdOpen(programHostPid, 0);
+  if (pidfd < 0) throw new HandshakeError(`pidfd_open(${programHostPid}): errno ${-pidfd}`);
   try {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -57,7 +61,7 @@ export function takeOverSandbox(controlFd: number, filter: Uint8Array, timeoutMs
       if (fd >= 0) {
         if (isSeccompListener(fd)) {
           sendTagged(controlFd, 'GOGO', new Uint8Array(0));
-          return { hostPid, procRootFd, listenerFd: fd };
+          return { hostPid, programHostPid, procRootFd, listenerFd: fd };
         }
         native.close(fd); // the number is still something else: not installed yet
       } else if (fd === -E.ESRCH) {
@@ -77,4 +81,16 @@ function isSeccompListener(fd: number): boolean {
   } catch {
     return false;
   }
+}
+
+function onlyChildOf(pid: number): number {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim();
+  } catch {
+    throw new HandshakeError('the sandbox exited before its program started');
+  }
+  const child = Number(text.split(/\s+/)[0]);
+  if (!Number.isInteger(child) || child <= 0) throw new HandshakeError('the sandbox init has no program child');
+  return child;
 }

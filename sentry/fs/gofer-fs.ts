@@ -10,6 +10,7 @@ import { fileKindOfMode, statxMode } from '../vfs/stat.js';
 export class GoferFs implements Filesystem {
   readonly type = 'gofer';
   readonly ops: MutatingOps;
+  readonly xattr = null;
 
   constructor(private readonly gofer: GoferClient) {
     const g = gofer;

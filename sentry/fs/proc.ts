@@ -42,6 +42,7 @@ function isPid(name: string): boolean {
 export class ProcFs implements Filesystem {
   readonly type = 'proc';
   readonly ops = null;
+  readonly xattr = null;
   private readonly statxBuf = new Uint8Array(STATX_SIZE);
 
   constructor(private readonly rootFd: number, private readonly tasks: TaskTable) {}

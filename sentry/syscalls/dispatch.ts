@@ -12,6 +12,8 @@ import { openHandlers } from './open.js';
 import { processHandlers } from './process.js';
 import { statHandlers } from './stat.js';
 import { treeHandlers } from './tree.js';
+import { xattrHandlers } from './xattr.js';
+import { notifyHandlers } from './notify.js';
 import { CONTINUE, REPLIED, type HandlerTable, type SyscallHandler, type SyscallReturn } from './types.js';
 import type { Tracer } from '../trace.js';
 
@@ -23,6 +25,8 @@ export const HANDLERS: HandlerTable = {
   ...attrHandlers,
   ...processHandlers,
   ...identityHandlers,
+  ...xattrHandlers,
+  ...notifyHandlers,
 };
 
 export interface DispatcherOptions {

@@ -91,4 +91,7 @@ export const processHandlers: HandlerTable = {
   getppid: (_k, t) => t.group.nsParentTgid,
   prctl,
   fcntl: () => CONTINUE,
+  // A program may add filters of its own; the kernel refuses it a second
+  // listener (EBUSY), so ours keeps seeing every call it traps.
+  seccomp: () => CONTINUE,
 };

@@ -50,6 +50,8 @@ export interface Filesystem {
   /** struct statx of a fully resolved path (not following a final symlink), or -errno. */
   statx(task: Task, path: readonly string[]): Uint8Array | number;
   readonly ops: MutatingOps | null;
+  /** Extended attributes; null where the filesystem has none to offer. */
+  readonly xattr: XattrOps | null;
   statfs(task: Task, path: readonly string[]): Uint8Array | number;
 }
 
@@ -65,4 +67,14 @@ export interface MutatingOps {
   chown(path: readonly string[], uid: number, gid: number): number;
   utimes(path: readonly string[], atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): number;
   truncate(path: readonly string[], length: number): number;
+}
+
+/** Extended attributes of a fully resolved path (never following a final symlink). */
+export interface XattrOps {
+  /** The whole value, or -errno (ENODATA when absent). */
+  get(path: readonly string[], name: string): Uint8Array | number;
+  /** The NUL-separated list of names, or -errno. */
+  list(path: readonly string[]): Uint8Array | number;
+  set(path: readonly string[], name: string, value: Uint8Array, flags: number): number;
+  remove(path: readonly string[], name: string): number;
 }
