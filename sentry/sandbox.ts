@@ -55,7 +55,9 @@ function exitStatus(code: number | null, signal: NodeJS.Signals | null): number 
 
 export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   if (!fs.existsSync(LAUNCHER_PATH)) throw new SandboxError(`launcher not built: ${LAUNCHER_PATH} (run npm ci)`);
-  const state = fs.mkdtempSync('/tmp/tsvisor-');
+  removeStaleStates();
+  const state = fs.mkdtempSync(STATE_PREFIX);
+  fs.writeFileSync(path.join(state, 'owner'), String(process.pid));
   const merged = path.join(state, 'merged');
   const [goferSentrySide, goferSide] = socketPair();
   const [controlSentrySide, controlLauncherSide] = socketPair();
@@ -154,6 +156,41 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   }
   if (failure) throw new SandboxError(failure);
   return { status, counts };
+}
+
+const STATE_PREFIX = '/tmp/tsvisor-';
+
+/**
+ * A tsvisor killed with -9 leaves its (empty) state folder behind: the mounts
+ * in it lived in the gofer's namespace and died with it. Remove those whose
+ * owner is gone; never one in use.
+ */
+function removeStaleStates(): void {
+  const dir = path.dirname(STATE_PREFIX);
+  const prefix = path.basename(STATE_PREFIX);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter((n) => n.startsWith(prefix));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const state = path.join(dir, name);
+    try {
+      const owner = Number(fs.readFileSync(path.join(state, 'owner'), 'latin1'));
+      if (Number.isInteger(owner) && owner > 0 && fs.existsSync(`/proc/${owner}`)) continue;
+      // Only empty mount points may be left: rmdir (not rm -r) never follows a live mount.
+      for (const sub of ['layer', 'merged']) {
+        try {
+          fs.rmdirSync(path.join(state, sub));
+        } catch { /* absent */ }
+      }
+      fs.rmSync(path.join(state, 'owner'), { force: true });
+      fs.rmdirSync(state);
+    } catch {
+      /* not ours to judge: leave it */
+    }
+  }
 }
 
 function delay(ms: number): Promise<void> {

@@ -7,6 +7,7 @@
  * merged/tmp    a fresh tmpfs
  * merged/dev    a tmpfs with null, zero, full, random, urandom, tty bound from
  *               the host and the fd/stdin/stdout/stderr links
+ * merged/sys    a small read-only tmpfs: CPU counts and empty class folders
  */
 #define _GNU_SOURCE
 #include "launcher.h"
@@ -64,6 +65,43 @@ static void make_dev(const char *merged) {
   mkdir_p(path, 0755);
 }
 
+/* Copies a small host file (a sysfs attribute) into the sandbox's /sys. */
+static void copy_small_file(const char *from, const char *to) {
+  char buf[4096];
+  int in = open(from, O_RDONLY | O_CLOEXEC);
+  if (in < 0) return; /* the host lacks it: so does the sandbox */
+  ssize_t n = read(in, buf, sizeof buf);
+  close(in);
+  if (n < 0) return;
+  int out = open(to, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0444);
+  if (out < 0) die_errno("create %s", to);
+  if (write(out, buf, (size_t)n) != n) die_errno("write %s", to);
+  close(out);
+}
+
+/* A minimal, read-only /sys: what programs read to size themselves (the
+ * CPUs online, possible and present), and empty cgroup and class folders. */
+static void make_sys(const char *merged) {
+  char sys[4096], cpu[4096], path[4096], host[4096];
+  join(sys, sizeof sys, merged, "sys");
+  mkdir_p(sys, 0555);
+  mount_or_die("tsvisor-sys", sys, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=555,size=64k");
+  join(cpu, sizeof cpu, sys, "devices/system/cpu");
+  mkdir_p(cpu, 0755);
+  static const char *cpu_files[] = {"online", "possible", "present", "kernel_max"};
+  for (size_t i = 0; i < sizeof cpu_files / sizeof *cpu_files; i++) {
+    join(host, sizeof host, "/sys/devices/system/cpu", cpu_files[i]);
+    join(path, sizeof path, cpu, cpu_files[i]);
+    copy_small_file(host, path);
+  }
+  static const char *dirs[] = {"fs/cgroup", "class", "kernel", "bus", "dev"};
+  for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+    join(path, sizeof path, sys, dirs[i]);
+    mkdir_p(path, 0755);
+  }
+  mount_or_die(NULL, sys, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=555");
+}
+
 int gofer_root_main(int argc, char **argv) {
   const char *lower = NULL, *state = NULL;
   int i = 1;
@@ -105,6 +143,7 @@ int gofer_root_main(int argc, char **argv) {
   mkdir_p(tmp, 01777);
   mount_or_die("tsvisor-tmp", tmp, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   make_dev(merged);
+  make_sys(merged);
   join(tmp, sizeof tmp, merged, "proc");
   mkdir_p(tmp, 0555);
 
