@@ -156,6 +156,26 @@ export class GoferClient {
   }
 
   /** Closes our end: the gofer sees end of file and exits. Later calls throw GoferDiedError. */
+  /** An extended attribute's whole value, or -errno (ENODATA when absent). */
+  getxattr(path: GoferPath, name: string): Uint8Array | number {
+    const reply = this.call('getxattr', { path, name });
+    return reply.errno !== 0 ? -reply.errno : reply.result!.value;
+  }
+
+  /** The NUL-separated list of extended attribute names, or -errno. */
+  listxattr(path: GoferPath): Uint8Array | number {
+    const reply = this.call('listxattr', { path });
+    return reply.errno !== 0 ? -reply.errno : reply.result!.list;
+  }
+
+  setxattr(path: GoferPath, name: string, value: Uint8Array, flags: number): number {
+    return -this.call('setxattr', { path, name, value, flags }).errno;
+  }
+
+  removexattr(path: GoferPath, name: string): number {
+    return -this.call('removexattr', { path, name }).errno;
+  }
+
   close(): void {
     if (this.sockFd >= 0) native.close(this.sockFd);
     this.sockFd = -1;
@@ -164,8 +184,9 @@ export class GoferClient {
 
   // -------------------------------------------------------------------------
 
+  /** 0 or -errno (never -0). */
   private status(reply: { errno: number }): number {
-    return -reply.errno;
+    return reply.errno === 0 ? 0 : -reply.errno;
   }
 
   private die(reason: string): never {

@@ -4,9 +4,7 @@
 // reaches the kernel unchanged.
 import koffi from 'koffi';
 import { E, F_GETFL, F_SETFL, O_CLOEXEC } from '../sentry/abi/linux.js';
-
-// TODO(lead): NR.openat2 — swap for the number from ../syscall-tables/index.js once it exists.
-const SYS_OPENAT2 = 437;
+import { NR } from '../syscall-tables/index.js';
 
 const libc = koffi.load('libc.so.6');
 
@@ -43,6 +41,14 @@ const lseekFn: (fd: number, offset: bigint, whence: number) => number | bigint =
   libc.func('int64_t lseek(int fd, int64_t offset, int whence)');
 const fcntlVariadic: (...args: unknown[]) => number = libc.func('int fcntl(int fd, int cmd, ...)');
 const closeFn: (fd: number) => number = libc.func('int close(int fd)');
+const getxattrFn: (path: Uint8Array, name: Uint8Array, value: Uint8Array, size: number) => number =
+  libc.func('long getxattr(const void *path, const void *name, void *value, size_t size)');
+const listxattrFn: (path: Uint8Array, list: Uint8Array, size: number) => number =
+  libc.func('long listxattr(const void *path, void *list, size_t size)');
+const setxattrFn: (path: Uint8Array, name: Uint8Array, value: Uint8Array, size: number, flags: number) => number =
+  libc.func('int setxattr(const void *path, const void *name, const void *value, size_t size, int flags)');
+const removexattrFn: (path: Uint8Array, name: Uint8Array) => number =
+  libc.func('int removexattr(const void *path, const void *name)');
 
 /**
  * The -errno of the call that just failed. koffi.errno() reads the thread's
@@ -104,7 +110,7 @@ export function openat2(dirfd: number, path: Uint8Array, flags: number, mode: nu
   openHowView.setUint32(0, (flags | O_CLOEXEC) >>> 0, true);
   openHowView.setUint32(8, mode >>> 0, true);
   openHowView.setUint32(16, resolve >>> 0, true);
-  return result(syscallVariadic(SYS_OPENAT2, 'int', dirfd, 'void *', path, 'void *', openHow, 'size_t', 24));
+  return result(syscallVariadic(NR.openat2, 'int', dirfd, 'void *', path, 'void *', openHow, 'size_t', 24));
 }
 
 export function statx(dirfd: number, path: Uint8Array, flags: number, mask: number, out: Uint8Array): number {
@@ -141,12 +147,14 @@ export function linkat(oldDirfd: number, oldPath: Uint8Array, newDirfd: number, 
 }
 
 /**
- * fchmodat(2) through glibc. With AT_SYMLINK_NOFOLLOW, glibc uses fchmodat2
- * where it has it (2.39+) and otherwise opens the name O_PATH|O_NOFOLLOW,
- * refuses a symlink with EOPNOTSUPP and chmods the opened inode through
- * /proc/self/fd (which needs /proc in the gofer's mount namespace).
+ * fchmodat2(2) (Linux 6.6+), which honours AT_SYMLINK_NOFOLLOW: EOPNOTSUPP on
+ * a symlink. On an older kernel, glibc's fchmodat does the same by opening
+ * the name O_PATH|O_NOFOLLOW and chmodding through /proc/self/fd (which then
+ * needs /proc in the gofer's mount namespace).
  */
 export function fchmodat(dirfd: number, path: Uint8Array, mode: number, flags: number): number {
+  const r = result(syscallVariadic(NR.fchmodat2, 'int', dirfd, 'void *', path, 'uint32_t', mode, 'int', flags));
+  if (r !== -E.ENOSYS) return r;
   return result(fchmodatFn(dirfd, path, mode, flags));
 }
 
@@ -194,4 +202,23 @@ export function setStatusFlags(fd: number, flags: number): number {
 
 export function close(fd: number): number {
   return result(closeFn(fd));
+}
+
+// Extended attributes, by path. The gofer names an O_PATH fd it holds as
+// /proc/self/fd/N: the kernel jumps straight to that object, so no name is
+// looked up again (O_PATH fds refuse the f*xattr calls themselves).
+export function getxattr(path: Uint8Array, name: Uint8Array, out: Uint8Array): number {
+  return result(getxattrFn(path, name, out, out.length));
+}
+
+export function listxattr(path: Uint8Array, out: Uint8Array): number {
+  return result(listxattrFn(path, out, out.length));
+}
+
+export function setxattr(path: Uint8Array, name: Uint8Array, value: Uint8Array, flags: number): number {
+  return result(setxattrFn(path, name, value, value.length, flags));
+}
+
+export function removexattr(path: Uint8Array, name: Uint8Array): number {
+  return result(removexattrFn(path, name));
 }

@@ -18,8 +18,12 @@
 import { E, NAME_MAX, PATH_MAX, STATFS_SIZE, STATX_SIZE } from '../sentry/abi/linux.js';
 
 export const PROTOCOL_VERSION = 1;
-/** Both sides' buffers: a request or a response never exceeds this. */
-export const MAX_MESSAGE_BYTES = 65536;
+/** The largest extended attribute value or name list (Linux's XATTR_SIZE_MAX). */
+export const MAX_XATTR_BYTES = 65536;
+/** An extended attribute's name, without its NUL (Linux's XATTR_NAME_MAX). */
+export const MAX_XATTR_NAME_BYTES = 255;
+/** Both sides' buffers: a request or a response never exceeds this (an xattr value and a path fit). */
+export const MAX_MESSAGE_BYTES = MAX_XATTR_BYTES + 2 * PATH_MAX;
 /** A joined path ("a/b/c") plus its NUL fits PATH_MAX, as the kernel wants it. */
 export const MAX_PATH_BYTES = PATH_MAX - 1;
 /** Each component takes at least one byte and one separator. */
@@ -67,6 +71,10 @@ export interface KindValues {
   optTarget: string | undefined;
   statx: Uint8Array;
   statfs: Uint8Array;
+  /** An extended attribute's name: 1..255 bytes, no NUL. */
+  xname: string;
+  /** Raw bytes of at most MAX_XATTR_BYTES (an xattr value or list). */
+  bytes: Uint8Array;
   timespec: Timespec;
   dirents: readonly Dirent[];
 }
@@ -131,6 +139,13 @@ export const OPS = {
     response: [['entries', 'dirents'], ['eof', 'bool']],
   },
   readlink: { code: 15, request: [['path', 'path']], response: [['target', 'target']] },
+  /** Extended attributes of the path itself (a final symlink is not followed). */
+  getxattr: { code: 16, request: [['path', 'path'], ['name', 'xname']], response: [['value', 'bytes']] },
+  /** The NUL-separated list of names. */
+  listxattr: { code: 17, request: [['path', 'path']], response: [['list', 'bytes']] },
+  /** flags: XATTR_CREATE | XATTR_REPLACE. */
+  setxattr: { code: 18, request: [['path', 'path'], ['name', 'xname'], ['value', 'bytes'], ['flags', 'u32']], response: [] },
+  removexattr: { code: 19, request: [['path', 'path'], ['name', 'xname']], response: [] },
 } as const satisfies Record<string, OpSchema>;
 
 export type OpName = keyof typeof OPS;
@@ -459,6 +474,15 @@ function encodeField(w: Writer, kind: FieldKind, value: unknown, what: string): 
       return w.raw(value, STATX_SIZE, what);
     case 'statfs':
       return w.raw(value, STATFS_SIZE, what);
+    case 'xname':
+      return w.string(value, what);
+    case 'bytes': {
+      if (!(value instanceof Uint8Array) || value.length > MAX_XATTR_BYTES) {
+        throw new WireError(E.E2BIG, `${what}: not at most ${MAX_XATTR_BYTES} bytes`);
+      }
+      w.u32(value.length, what);
+      return w.raw(value, value.length, what);
+    }
     case 'timespec': {
       if (typeof value !== 'object' || value === null) throw new WireError(E.EINVAL, `${what}: not a timespec`);
       const time = value as Partial<Record<'sec' | 'nsec', unknown>>;
@@ -498,6 +522,8 @@ function encodeZero(w: Writer, kind: FieldKind): void {
       return w.zeros(12);
     case 'target':
       throw new WireError(E.EINVAL, 'a target has no zero value');
+    case 'xname':
+      throw new WireError(E.EINVAL, 'an xattr name has no zero value');
     default:
       // u32, i32, bool, path, optTarget and dirents all read 0 as "zero / empty / none".
       return w.zeros(4);
@@ -578,6 +604,17 @@ function decodeField(r: Reader, kind: FieldKind, what: string): KindValues[Field
       return r.raw(STATX_SIZE, what);
     case 'statfs':
       return r.raw(STATFS_SIZE, what);
+    case 'xname': {
+      const [start, length] = r.stringBytes(MAX_XATTR_NAME_BYTES, E.ERANGE, what);
+      const name = r.latin1(start, length);
+      if (length === 0 || name.includes('\0')) throw new WireError(E.ERANGE, `${what}: bad xattr name`);
+      return name;
+    }
+    case 'bytes': {
+      const length = r.u32(what);
+      if (length > MAX_XATTR_BYTES) throw new WireError(E.E2BIG, `${what}: longer than ${MAX_XATTR_BYTES} bytes`);
+      return r.raw(length, what);
+    }
     case 'timespec':
       return { sec: r.i64(`${what}.sec`), nsec: r.u32(`${what}.nsec`) };
     case 'dirents':

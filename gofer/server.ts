@@ -8,19 +8,21 @@
 // walks plain components. Every handler returns an answer; none throws.
 import { native } from '../native/index.js';
 import {
-  AT_EMPTY_PATH, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, E, NAME_MAX, O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL,
+  AT_EMPTY_PATH, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, E, NAME_MAX, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL,
   O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_TMPFILE, O_TRUNC, O_VALID_FLAGS, O_WRONLY, PATH_MAX,
   RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
   S_IFSOCK,
-  STATFS_SIZE, STATX_SIZE,
+  STATFS_SIZE, STATX_SIZE, XATTR_CREATE, XATTR_REPLACE
 } from '../sentry/abi/linux.js';
 import * as host from './hostfs.js';
 import {
-  DIRENTS_PAGE_BYTES, MAX_MESSAGE_BYTES, MAX_SYMLINK_TARGET_BYTES, WireBuffer, decodeRequest, encodeErrorResponse,
+  DIRENTS_PAGE_BYTES, MAX_MESSAGE_BYTES, MAX_XATTR_BYTES, MAX_XATTR_NAME_BYTES, MAX_SYMLINK_TARGET_BYTES, WireBuffer, decodeRequest, encodeErrorResponse,
   encodeResponse, opCode, type Dirent, type GoferPath, type GoferRequest, type Timespec,
 } from './protocol.js';
 
 const RESOLVE = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+/** The flags that mean something next to O_PATH (fs/open.c's O_PATH_FLAGS). */
+const O_PATH_FLAGS = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 /** The bit O_TMPFILE adds to O_DIRECTORY (fcntl.h's __O_TMPFILE). */
 const O_TMPFILE_BIT = O_TMPFILE & ~O_DIRECTORY;
 // renameat2 flags (linux/fs.h)
@@ -220,13 +222,30 @@ export class GoferServer {
         if (typeof target === 'number') return { length: encodeResponse(tx, id, 'readlink', -target), fd: none };
         return { length: encodeResponse(tx, id, 'readlink', 0, { target }), fd: none };
       }
+      case 'getxattr': {
+        const value = this.getxattr(request.args.path, request.args.name);
+        if (typeof value === 'number') return { length: encodeResponse(tx, id, 'getxattr', -value), fd: none };
+        return { length: encodeResponse(tx, id, 'getxattr', 0, { value }), fd: none };
+      }
+      case 'listxattr': {
+        const list = this.listxattr(request.args.path);
+        if (typeof list === 'number') return { length: encodeResponse(tx, id, 'listxattr', -list), fd: none };
+        return { length: encodeResponse(tx, id, 'listxattr', 0, { list }), fd: none };
+      }
+      case 'setxattr': {
+        const { path, name, value, flags } = request.args;
+        return this.status(id, 'setxattr', this.setxattr(path, name, value, flags));
+      }
+      case 'removexattr':
+        return this.status(id, 'removexattr', this.removexattr(request.args.path, request.args.name));
     }
   }
 
   /** A reply for ops whose only answer is 0 or -errno. */
   private status(
     id: number,
-    op: 'mkdir' | 'mknod' | 'unlink' | 'rename' | 'symlink' | 'link' | 'chmod' | 'chown' | 'utimes' | 'truncate',
+    op: 'mkdir' | 'mknod' | 'unlink' | 'rename' | 'symlink' | 'link' | 'chmod' | 'chown' | 'utimes' | 'truncate'
+      | 'setxattr' | 'removexattr',
     ret: number,
   ): { length: number; fd: number } {
     return { length: encodeResponse(this.tx, id, op, ret < 0 ? -ret : 0, {}), fd: -1 };
@@ -316,7 +335,31 @@ export class GoferServer {
         host.close(fd);
       }
     }
+    if (fd === -E.ENOENT) {
+      // The common miss (a stat or O_CREAT of a new name): only the last
+      // component is missing. One more openat2 of the parent tells.
+      const parentWalk = this.walkParentOfMissing(path);
+      if (parentWalk !== undefined) return parentWalk;
+    }
     return this.walkStepwise(path);
+  }
+
+  /** The walk's answer when path's parent exists as a directory (or is a symlink); else undefined. */
+  private walkParentOfMissing(path: GoferPath): WalkOutcome | undefined {
+    const n = path.length;
+    if (n === 1) {
+      const r = this.statFd(this.rootFd);
+      return { errno: r < 0 ? -r : E.ENOENT, found: 0, symlinkTarget: undefined };
+    }
+    const parent = this.openBelowRoot(path, n - 1, O_PATH | O_NOFOLLOW, 0, this.pathA);
+    if (parent < 0) return undefined;
+    try {
+      const w = this.walkedTo(parent, n - 1);
+      if (w.errno !== 0 || w.symlinkTarget !== undefined) return w;
+      return fileType(this.statxBuf) === S_IFDIR ? { errno: E.ENOENT, found: n - 1, symlinkTarget: undefined } : undefined;
+    } finally {
+      host.close(parent);
+    }
   }
 
   /** The walk's answer once component found-1 is open as `fd`. */
@@ -365,11 +408,15 @@ export class GoferServer {
 
   private open(path: GoferPath, flags: number, mode: number): number {
     if ((flags & ~O_VALID_FLAGS) !== 0 || (flags & O_ACCMODE) === O_ACCMODE) return -E.EINVAL;
+    if ((flags & O_PATH) !== 0) {
+      // open(2) ignores every other flag beside O_PATH; openat2 refuses them. Be open(2).
+      return this.openPath(path, flags & O_PATH_FLAGS);
+    }
     const creates = (flags & O_CREAT) !== 0 || (flags & O_TMPFILE_BIT) !== 0;
     // openat2 insists on a zero mode unless creating; open(2) ignores it.
     const createMode = creates ? mode & PERMISSION_BITS : 0;
     let hostFlags = flags;
-    if (this.readOnly && (flags & O_PATH) === 0) {
+    if (this.readOnly) {
       const writes = (flags & O_ACCMODE) !== O_RDONLY || (flags & (O_CREAT | O_TRUNC | O_TMPFILE_BIT)) !== 0;
       if (writes) {
         const verdict = this.readOnlyOpen(path, flags);
@@ -384,15 +431,27 @@ export class GoferServer {
     const fd = this.openBelowRoot(path, path.length, hostFlags | O_NOCTTY | O_NONBLOCK, createMode, this.pathA);
     if (fd < 0) return fd;
     let r = this.statFd(fd);
-    if (r >= 0 && this.readOnly && (flags & O_ACCMODE) !== O_RDONLY && (flags & O_PATH) === 0) {
+    if (r >= 0 && this.readOnly && (flags & O_ACCMODE) !== O_RDONLY) {
       // The tree changed between the check and the open: still no writes to files.
       const type = fileType(this.statxBuf);
       if (type === S_IFREG || type === S_IFDIR) r = -E.EROFS;
     }
-    if (r >= 0 && (flags & (O_NONBLOCK | O_PATH)) === 0) {
+    if (r >= 0 && (flags & O_NONBLOCK) === 0) {
       const status = host.getStatusFlags(fd);
       r = status < 0 ? status : host.setStatusFlags(fd, status & ~O_NONBLOCK);
     }
+    if (r < 0) {
+      host.close(fd);
+      return r;
+    }
+    return fd;
+  }
+
+  /** An O_PATH open: it opens nothing (no driver, no FIFO), so it needs none of open()'s care. */
+  private openPath(path: GoferPath, flags: number): number {
+    const fd = this.openBelowRoot(path, path.length, flags, 0, this.pathA);
+    if (fd < 0) return fd;
+    const r = this.statFd(fd);
     if (r < 0) {
       host.close(fd);
       return r;
@@ -598,5 +657,44 @@ export class GoferServer {
     if (length < 0) return length;
     if (length === 0 || length > MAX_SYMLINK_TARGET_BYTES) return -E.EIO;
     return latin1(this.linkBuf, length);
+  }
+
+  // -------------------------------------------------------------------------
+  // Extended attributes, on the object itself (a final symlink is not followed).
+
+  private readonly xattrBuf = new Uint8Array(MAX_XATTR_BYTES);
+  private readonly xattrName = new host.CPath(MAX_XATTR_NAME_BYTES);
+  private readonly procFdPath = new host.CPath(64);
+
+  /** Runs body with /proc/self/fd/N naming the object at path. */
+  private withObject(path: GoferPath, body: (procPath: Uint8Array) => number): number {
+    const fd = this.openTarget(path);
+    if (fd < 0) return fd;
+    try {
+      return body(this.procFdPath.set(`/proc/self/fd/${fd}`));
+    } finally {
+      host.close(fd);
+    }
+  }
+
+  private getxattr(path: GoferPath, name: string): Uint8Array | number {
+    const n = this.withObject(path, (p) => host.getxattr(p, this.xattrName.set(name), this.xattrBuf));
+    return n < 0 ? n : this.xattrBuf.slice(0, n);
+  }
+
+  private listxattr(path: GoferPath): Uint8Array | number {
+    const n = this.withObject(path, (p) => host.listxattr(p, this.xattrBuf));
+    return n < 0 ? n : this.xattrBuf.slice(0, n);
+  }
+
+  private setxattr(path: GoferPath, name: string, value: Uint8Array, flags: number): number {
+    if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) return -E.EINVAL;
+    if (this.readOnly) return this.readOnlyChange(path);
+    return this.withObject(path, (p) => host.setxattr(p, this.xattrName.set(name), value, flags));
+  }
+
+  private removexattr(path: GoferPath, name: string): number {
+    if (this.readOnly) return this.readOnlyChange(path);
+    return this.withObject(path, (p) => host.removexattr(p, this.xattrName.set(name)));
   }
 }
