@@ -130,7 +130,9 @@ export function compatReport(implementedEmulated: ReadonlySet<string>): string {
     lines.push(
       '## Handlers for syscalls that are not emulated',
       '',
-      'The filter never traps these, so their handlers never run: ' + counts.strayHandlers.map((name) => `\`${name}\``).join(', '),
+      'Outside strict mode the filter never traps these, so their handlers run only in strict mode (or never, for a name ' +
+        'the table does not know): ' +
+        counts.strayHandlers.map((name) => `\`${name}\``).join(', '),
       '',
     );
   }
