@@ -1,0 +1,309 @@
+// `npm run bench`: what tsvisor costs, against native and against the C floor
+// (the least a seccomp-notify supervisor can cost, DESIGN.md's table).
+// Measurement only, no thresholds: it prints figures and exits 0. See
+// bench/README.md for what each figure means and how to read it.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { compileAll, type Built } from './compile.js';
+import { pollPeak } from './memory.js';
+import { failure, numbersAfter, run, type RunResult } from './proc.js';
+import { findRunscFlags, RUNSC, type RunscProbe } from './runsc.js';
+import { failed, measured, type Outcome } from './stats.js';
+import { renderDetails, renderTable, type Row } from './table.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
+const CLI_MAIN = path.resolve(here, '..', 'cli', 'main.js');
+const PROBE_URL = pathToFileURL(path.join(here, 'rss-probe.js')).href;
+const C_SRC = path.resolve(here, '..', '..', 'bench', 'c');
+
+// Sizes, chosen so the whole bench stays well under two minutes on 2 vCPUs.
+// Each C program repeats its loop REPS times in one process and each
+// configuration runs ROUNDS processes, interleaved with the other
+// configurations so that a noisy spell hits all of them alike.
+const P = {
+  getppid: { nativeIters: 200_000, trappedIters: 50_000, reps: 5, rounds: 3 },
+  // /etc/hostname: a few bytes, on the host root that the sandbox sees
+  // through the gofer. The program reads up to 4 KiB per open.
+  open: { paths: ['/etc/hostname', '/etc/os-release', '/etc/passwd'], nativeIters: 20_000, trappedIters: 2_000, reps: 5, rounds: 3 },
+  start: { rounds: 15 },
+  memory: { rounds: 3, pollMs: 5 },
+  timeoutMs: 60_000,
+} as const;
+
+const log = (msg: string): void => { process.stderr.write(`bench: ${msg}\n`); };
+
+/**
+ * Samples of one configuration over several runs. A failed run adds no
+ * samples (its figures cannot be trusted) but is counted and shown; only if
+ * every run failed is the figure n/a.
+ */
+class Collector {
+  readonly values: number[] = [];
+  private readonly failures: string[] = [];
+  readonly notes: string[] = [];
+
+  fail(why: string): void { this.failures.push(why); }
+
+  outcome(): Outcome {
+    if (this.values.length === 0) return failed(this.failures[0] ?? 'no samples');
+    const note = [...new Set(this.notes)].join('; ');
+    const warning = this.failures.length === 0 ? undefined
+      : `${this.failures.length} run(s) failed and are left out: ${[...new Set(this.failures)].join('; ')}`;
+    return measured(this.values, {
+      ...(note === '' ? {} : { note }),
+      ...(warning === undefined ? {} : { warning }),
+    });
+  }
+}
+
+/** Adds the figures a C loop printed (scaled), or the reason it failed. */
+function collect(c: Collector, r: RunResult, key: string, scale: number): void {
+  const why = failure(r);
+  if (why !== null) return c.fail(why);
+  const xs = numbersAfter(r.stdout, key);
+  if (xs.length === 0) return c.fail(`printed no '${key}'`);
+  for (const x of xs) c.values.push(x * scale);
+}
+
+/** The count --stats printed for one syscall, or null. */
+function trapCount(stderr: string, name: string): number | null {
+  const m = stderr.match(new RegExp(`^\\s*(\\d+)\\s+${name}$`, 'm'));
+  return m ? Number(m[1]) : null;
+}
+
+function floorStats(stderr: string): { notifications: number; vmhwmKb: number } | null {
+  const m = stderr.match(/notify_floor: notifications (\d+) vmhwm_kb (\d+)/);
+  return m ? { notifications: Number(m[1]), vmhwmKb: Number(m[2]) } : null;
+}
+
+function tsvisor(doArgs: readonly string[], rssOut?: string): { args: string[]; env: NodeJS.ProcessEnv } {
+  const probe = rssOut === undefined ? [] : ['--import', PROBE_URL];
+  const env = rssOut === undefined ? process.env : { ...process.env, TSVISOR_BENCH_RSS_OUT: rssOut };
+  return { args: [...probe, CLI_MAIN, 'do', ...doArgs], env };
+}
+
+function readProbe(file: string): number | null {
+  try {
+    const kb = Number(fs.readFileSync(file, 'utf8').trim());
+    fs.rmSync(file, { force: true });
+    return Number.isFinite(kb) && kb > 0 ? kb : null;
+  } catch {
+    return null;
+  }
+}
+
+const KB_PER_MIB = 1024;
+
+// 1 and 4 (the getppid half): one trap and one reply per call.
+async function figureGetppid(b: Built): Promise<{ time: Row; memory: Row }> {
+  const { nativeIters, trappedIters, reps, rounds } = P.getppid;
+  const native = new Collector();
+  const floor = new Collector();
+  const tsv = new Collector();
+  const floorMem = new Collector();
+  const tsvMem = new Collector();
+  const loop = b.bin.getppid_loop;
+  for (let i = 0; i < rounds; i++) {
+    log(`getppid round trip, round ${i + 1}/${rounds}`);
+    collect(native, await run(loop, [String(nativeIters), String(reps)], { timeoutMs: P.timeoutMs, captureStdout: true }), 'ns_per_call', 1e-3);
+
+    const f = await run(b.bin.notify_floor, [loop, String(trappedIters), String(reps)], { timeoutMs: P.timeoutMs, captureStdout: true });
+    collect(floor, f, 'ns_per_call', 1e-3);
+    // The floor counts what it answered: one trap per call is the premise.
+    const fWhy = failure(f);
+    const fStats = floorStats(f.stderr);
+    const calls = numbersAfter(f.stdout, 'calls_total')[0];
+    if (fWhy !== null) floorMem.fail(fWhy);
+    else if (fStats === null) floorMem.fail('the floor printed no stats');
+    else {
+      floorMem.values.push(fStats.vmhwmKb / KB_PER_MIB);
+      const n = fStats.notifications;
+      floor.notes.push(n === calls ? `${calls} calls, ${n} traps` : `MISMATCH: ${calls} calls, ${n} traps`);
+    }
+
+    // The RSS probe only acts at exit, so it does not disturb the timing:
+    // the getppid-loop memory figure comes from these same runs.
+    const rssOut = path.join(b.dir, `rss-getppid-${i}`);
+    const t = tsvisor(['--stats', '--', loop, String(trappedIters), String(reps)], rssOut);
+    const r = await run(process.execPath, t.args, { timeoutMs: P.timeoutMs, captureStdout: true, env: t.env });
+    collect(tsv, r, 'ns_per_call', 1e-3);
+    const traps = trapCount(r.stderr, 'getppid');
+    const tcalls = numbersAfter(r.stdout, 'calls_total')[0];
+    if (traps !== null && tcalls !== undefined) {
+      tsv.notes.push(traps === tcalls ? `${tcalls} calls, ${traps} traps` : `MISMATCH: ${tcalls} calls, ${traps} traps`);
+    }
+    const kb = readProbe(rssOut);
+    const why = failure(r);
+    if (why !== null) tsvMem.fail(why);
+    else if (kb !== null) tsvMem.values.push(kb / KB_PER_MIB);
+    else tsvMem.fail('the RSS probe wrote nothing');
+  }
+  const iters = `${nativeIters} calls x ${reps} reps x ${rounds} runs`;
+  native.notes.push(iters);
+  floor.notes.push(`${trappedIters} calls x ${reps} reps x ${rounds} runs`);
+  tsv.notes.push(`${trappedIters} calls x ${reps} reps x ${rounds} runs`);
+  return {
+    time: { label: 'getppid round trip (µs/call)', native: native.outcome(), floor: floor.outcome(), runsc: '-', tsvisor: tsv.outcome() },
+    memory: { label: 'supervisor peak RSS, getppid loop (MiB)', native: '-', floor: floorMem.outcome(), runsc: '-', tsvisor: tsvMem.outcome() },
+  };
+}
+
+// 2: open is trapped (sentry + gofer); read and close run natively.
+async function figureOpen(b: Built): Promise<Row> {
+  const { paths, nativeIters, trappedIters, reps, rounds } = P.open;
+  const file = paths.find((p) => fs.existsSync(p));
+  if (file === undefined) {
+    const why = failed(`none of ${paths.join(', ')} exists`);
+    return { label: 'open+read+close (µs/iter)', native: why, floor: '-', runsc: '-', tsvisor: why };
+  }
+  const native = new Collector();
+  const tsv = new Collector();
+  for (let i = 0; i < rounds; i++) {
+    log(`open+read+close of ${file}, round ${i + 1}/${rounds}`);
+    collect(native, await run(b.bin.open_read_close, [file, String(nativeIters), String(reps)], { timeoutMs: P.timeoutMs, captureStdout: true }), 'ns_per_iter', 1e-3);
+    const t = tsvisor(['--stats', '--', b.bin.open_read_close, file, String(trappedIters), String(reps)]);
+    const r = await run(process.execPath, t.args, { timeoutMs: P.timeoutMs, captureStdout: true, env: t.env });
+    collect(tsv, r, 'ns_per_iter', 1e-3);
+    const traps = trapCount(r.stderr, 'openat');
+    const opens = numbersAfter(r.stdout, 'opens_total')[0];
+    // The dynamic loader's own opens are trapped too, so the trap count is
+    // a few above the loop's: both are shown, not compared.
+    if (traps !== null && opens !== undefined) tsv.notes.push(`${opens} opens by the loop, ${traps} openat traps in all`);
+  }
+  native.notes.push(`${file}, ${nativeIters} x ${reps} reps x ${rounds} runs`);
+  tsv.notes.push(`${file}, ${trappedIters} x ${reps} reps x ${rounds} runs`);
+  return { label: 'open+read+close (µs/iter)', native: native.outcome(), floor: '-', runsc: '-', tsvisor: tsv.outcome() };
+}
+
+// 3 and 4 (the /bin/true half).
+async function figureStart(b: Built, runsc: RunscProbe): Promise<{ time: Row; memory: Row; gofer: Row }> {
+  const { rounds } = P.start;
+  const native = new Collector();
+  const floor = new Collector();
+  const floorMem = new Collector();
+  const rs = new Collector();
+  const tsv = new Collector();
+  const o = { timeoutMs: P.timeoutMs };
+  const tsvTrue = tsvisor(['--', '/bin/true']);
+  const runscArgs = runsc.ok ? [...runsc.flags, 'do', '/bin/true'] : [];
+
+  type Config = { c: Collector; go: () => Promise<RunResult> };
+  const configs: Config[] = [
+    { c: native, go: () => run('/bin/true', [], o) },
+    { c: floor, go: () => run(b.bin.notify_floor, ['/bin/true'], o) },
+    { c: tsv, go: () => run(process.execPath, tsvTrue.args, { ...o, env: tsvTrue.env }) },
+  ];
+  if (runsc.ok) configs.push({ c: rs, go: () => run(RUNSC, runscArgs, o) });
+
+  // One untimed run each first: page cache, and runsc's first start.
+  log('start to exit, warm-up');
+  for (const k of configs) await k.go();
+  for (let i = 0; i < rounds; i++) {
+    log(`start to exit, round ${i + 1}/${rounds}`);
+    for (const k of configs) {
+      const r = await k.go();
+      const why = failure(r);
+      if (why !== null) k.c.fail(why);
+      else k.c.values.push(r.wallMs);
+      if (k.c === floor) {
+        // The floor reports its own peak RSS at exit: free, so taken here.
+        const s = floorStats(r.stderr);
+        if (why === null && s !== null) floorMem.values.push(s.vmhwmKb / KB_PER_MIB);
+      }
+    }
+  }
+  const each = `${rounds} runs, spawn to exit`;
+  for (const c of [native, floor, tsv, rs]) c.notes.push(each);
+  if (runsc.ok) rs.notes.push(`runsc ${runscArgs.join(' ')}`);
+
+  // Memory: separate runs, because polling the gofer every few ms would
+  // perturb the start-to-exit timing above.
+  const tsvMem = new Collector();
+  const goferMem = new Collector();
+  for (let i = 0; i < P.memory.rounds; i++) {
+    log(`peak RSS of do /bin/true, round ${i + 1}/${P.memory.rounds}`);
+    const rssOut = path.join(b.dir, `rss-true-${i}`);
+    const t = tsvisor(['--', '/bin/true'], rssOut);
+    // Filled in by onSpawn; a holder object because TypeScript cannot see
+    // that the callback runs before run() resolves.
+    const gofer: { poll: ReturnType<typeof pollPeak> | null } = { poll: null };
+    const r = await run(process.execPath, t.args, {
+      timeoutMs: P.timeoutMs, env: t.env,
+      onSpawn: (pid) => { gofer.poll = pollPeak(pid, 'gofer/main.js', P.memory.pollMs); },
+    });
+    const goferKb = gofer.poll?.stop() ?? null;
+    const why = failure(r);
+    const kb = readProbe(rssOut);
+    if (why !== null) { tsvMem.fail(why); goferMem.fail(why); continue; }
+    if (kb !== null) tsvMem.values.push(kb / KB_PER_MIB);
+    else tsvMem.fail('the RSS probe wrote nothing');
+    if (goferKb !== null) goferMem.values.push(goferKb / KB_PER_MIB);
+    else goferMem.fail('no gofer process seen (is it still gofer/main.js?)');
+  }
+  goferMem.notes.push(`polled every ${P.memory.pollMs} ms: a lower bound`);
+
+  return {
+    time: { label: 'start to exit, /bin/true (ms)', native: native.outcome(), floor: floor.outcome(), runsc: runsc.ok ? rs.outcome() : failed(runsc.reason), tsvisor: tsv.outcome() },
+    memory: { label: 'supervisor peak RSS, /bin/true (MiB)', native: '-', floor: floorMem.outcome(), runsc: '-', tsvisor: tsvMem.outcome() },
+    gofer: { label: 'gofer peak RSS, /bin/true (MiB)', native: '-', floor: '-', runsc: '-', tsvisor: goferMem.outcome() },
+  };
+}
+
+async function main(): Promise<number> {
+  const t0 = Date.now();
+  if (!fs.existsSync(CLI_MAIN)) {
+    process.stderr.write(`bench: ${CLI_MAIN} is missing: run tsc -p tsconfig.json first\n`);
+    return 1;
+  }
+  log(`compiling ${C_SRC}/*.c with gcc -O2`);
+  let built: Built;
+  try {
+    built = compileAll(C_SRC, path.join(here, '.bin'));
+  } catch (err) {
+    // Without its programs there is nothing to measure: that is a broken
+    // bench, not a slow sandbox, so it is the one non-zero exit.
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+  const rows: Row[] = [];
+  let runsc: RunscProbe;
+  try {
+    const g = await figureGetppid(built);
+    const open = await figureOpen(built);
+    log('looking for a working runsc command line');
+    runsc = fs.existsSync(RUNSC) ? await findRunscFlags() : { ok: false, reason: `${RUNSC} not installed` };
+    const s = await figureStart(built, runsc);
+    rows.push(g.time, open, s.time, s.memory, g.memory, s.gofer);
+  } finally {
+    fs.rmSync(built.dir, { recursive: true, force: true });
+  }
+
+  const out = [
+    '',
+    `tsvisor bench: Linux ${os.release()} ${os.arch()}, ${os.cpus().length} CPUs, node ${process.version}`,
+    'native = the program alone; C floor = bench/c/notify_floor.c (seccomp notify, blocking RECV/SEND, sync wake-up);',
+    'tsvisor = node dist/cli/main.js do; ratios are of medians; "-" = not measured by design;',
+    'n/a = every run failed, * = some runs failed and are left out (reasons below)',
+    '',
+    renderTable(rows),
+    '',
+    'details (min / median / max over all repetitions):',
+    renderDetails(rows),
+    '',
+    runsc.ok ? `runsc: ${RUNSC} ${runsc.flags.join(' ')} do /bin/true` : `runsc: unavailable (${runsc.reason})`,
+    `bench took ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    '',
+  ];
+  process.stdout.write(out.join('\n'));
+  return 0;
+}
+
+main().then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    process.stderr.write(`bench: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,79 @@
+// The fixed-width summary table and the per-measurement details under it.
+import type { Outcome } from './stats.js';
+
+/** A cell is a measurement, or '-' where the figure has no such peer by design. */
+export type Cell = Outcome | '-';
+
+export interface Row {
+  readonly label: string;
+  readonly native: Cell;
+  readonly floor: Cell;
+  readonly runsc: Cell;
+  readonly tsvisor: Cell;
+}
+
+const COLS = ['native', 'C floor', 'runsc', 'tsvisor', 'tsv/native', 'tsv/floor', 'tsv/runsc'] as const;
+const LABEL_WIDTH = 40;
+const COL_WIDTH = 11;
+
+/** Three significant-ish figures whatever the magnitude (0.29, 8.71, 152, 1203). */
+export function fmtValue(v: number): string {
+  if (v >= 100) return v.toFixed(0);
+  if (v >= 10) return v.toFixed(1);
+  return v.toFixed(2);
+}
+
+function fmtRatio(r: number): string {
+  if (r >= 10) return `${r.toFixed(0)}x`;
+  return `${r.toFixed(2)}x`;
+}
+
+function median(c: Cell): number | null {
+  return c !== '-' && c.ok ? c.summary.median : null;
+}
+
+function valueCell(c: Cell): string {
+  if (c === '-') return '-';
+  if (!c.ok) return 'n/a';
+  return fmtValue(c.summary.median) + (c.warning !== undefined ? '*' : '');
+}
+
+function ratioCell(num: Cell, den: Cell): string {
+  if (num === '-' || den === '-') return '-';
+  const a = median(num);
+  const b = median(den);
+  return a === null || b === null || b === 0 ? 'n/a' : fmtRatio(a / b);
+}
+
+export function renderTable(rows: readonly Row[]): string {
+  const line = (label: string, cells: readonly string[]): string =>
+    label.padEnd(LABEL_WIDTH) + cells.map((c) => c.padStart(COL_WIDTH)).join('');
+  const out = [line('figure (medians)', COLS)];
+  for (const r of rows) {
+    out.push(line(r.label, [
+      valueCell(r.native), valueCell(r.floor), valueCell(r.runsc), valueCell(r.tsvisor),
+      ratioCell(r.tsvisor, r.native), ratioCell(r.tsvisor, r.floor), ratioCell(r.tsvisor, r.runsc),
+    ]));
+  }
+  return out.join('\n');
+}
+
+export function renderDetails(rows: readonly Row[]): string {
+  const out: string[] = [];
+  for (const r of rows) {
+    out.push(r.label);
+    const cells: [string, Cell][] = [['native', r.native], ['C floor', r.floor], ['runsc', r.runsc], ['tsvisor', r.tsvisor]];
+    for (const [name, c] of cells) {
+      if (c === '-') continue;
+      if (!c.ok) {
+        out.push(`  ${name.padEnd(8)} unavailable (${c.reason})`);
+        continue;
+      }
+      const s = c.summary;
+      const nums = `n=${String(s.n).padEnd(3)} min ${fmtValue(s.min).padStart(7)}  median ${fmtValue(s.median).padStart(7)}  max ${fmtValue(s.max).padStart(7)}`;
+      out.push(`  ${name.padEnd(8)} ${nums}${c.note !== undefined ? `  (${c.note})` : ''}`);
+      if (c.warning !== undefined) out.push(`  ${''.padEnd(8)} * ${c.warning}`);
+    }
+  }
+  return out.join('\n');
+}
