@@ -129,3 +129,7 @@ export const STATX_SIZE = 256;
 export const STATFS_SIZE = 120;
 /** struct new_utsname: six fields of 65 bytes. */
 export const UTSNAME_FIELD = 65;
+
+// xattr.h
+export const XATTR_CREATE = 1;
+export const XATTR_REPLACE = 2;

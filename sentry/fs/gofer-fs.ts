@@ -1,16 +1,17 @@
 // The gofer-backed filesystem: the sandbox's root tree, served by the gofer
 // process over its socket. Every call is one round trip; the gofer never
 // follows a symlink, the VFS resolves them.
-import { AT_REMOVEDIR, E, STATX_SIZE } from '../abi/linux.js';
+import { AT_REMOVEDIR, E } from '../abi/linux.js';
 import type { GoferClient } from '../../gofer/client.js';
 import type { Task } from '../kernel/task.js';
-import { FileKind, type Filesystem, type MutatingOps, type WalkResult } from '../vfs/filesystem.js';
+import { FileKind, type Filesystem, type MutatingOps, type WalkResult, type XattrOps } from '../vfs/filesystem.js';
 import { fileKindOfMode, statxMode } from '../vfs/stat.js';
 
 export class GoferFs implements Filesystem {
+  readonly opensWholePaths = true;
   readonly type = 'gofer';
   readonly ops: MutatingOps;
-  readonly xattr = null;
+  readonly xattr: XattrOps;
 
   constructor(private readonly gofer: GoferClient) {
     const g = gofer;
@@ -26,12 +27,17 @@ export class GoferFs implements Filesystem {
       utimes: (p, as, an, ms, mn) => g.utimes(p, { sec: as, nsec: an }, { sec: ms, nsec: mn }),
       truncate: (p, length) => g.truncate(p, length),
     };
+    this.xattr = {
+      get: (p, name) => g.getxattr(p, name),
+      list: (p) => g.listxattr(p),
+      set: (p, name, value, flags) => g.setxattr(p, name, value, flags),
+      remove: (p, name) => g.removexattr(p, name),
+    };
   }
 
   walk(_task: Task, path: readonly string[]): WalkResult {
     const w = this.gofer.walk(path);
-    // The reply buffer is reused by the next call: keep our own copy.
-    const statx = w.statx.slice(0, STATX_SIZE);
+    const statx = w.statx;
     const kind = w.found === 0 && w.errno !== 0 && path.length > 0 ? FileKind.Directory : fileKindOfMode(statxMode(statx));
     return {
       found: w.found,
@@ -50,7 +56,7 @@ export class GoferFs implements Filesystem {
     const w = this.gofer.walk(path);
     if (w.errno !== 0) return -w.errno;
     if (w.found !== path.length) return -E.ENOENT; // vanished meanwhile
-    return w.statx.slice(0, STATX_SIZE);
+    return w.statx;
   }
 
   statfs(_task: Task, path: readonly string[]): Uint8Array | number {

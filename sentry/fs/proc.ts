@@ -40,6 +40,7 @@ function isPid(name: string): boolean {
 }
 
 export class ProcFs implements Filesystem {
+  readonly opensWholePaths = false;
   readonly type = 'proc';
   readonly ops = null;
   readonly xattr = null;

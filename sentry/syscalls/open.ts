@@ -4,7 +4,7 @@
 import { native } from '../../native/index.js';
 import type { Trap } from '../../platform/platform.js';
 import {
-  AT_FDCWD, E, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_RDONLY,
+  AT_FDCWD, E, NAME_MAX, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_RDONLY,
   O_TMPFILE, O_TRUNC, O_VALID_FLAGS, O_WRONLY, RESOLVE_BENEATH, RESOLVE_CACHED, RESOLVE_IN_ROOT,
   RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
 } from '../abi/linux.js';
@@ -13,6 +13,7 @@ import type { Task } from '../kernel/task.js';
 import { FileKind } from '../vfs/filesystem.js';
 import { resolvePath } from '../vfs/resolve.js';
 import { startDirectory } from '../vfs/lookup.js';
+import { endsInDirectoryForm, splitPath } from '../vfs/path.js';
 import { copyIn, readPath } from './args.js';
 import { REPLIED, type HandlerTable, type SyscallReturn } from './types.js';
 
@@ -29,6 +30,10 @@ function openPath(
   if (typeof start === 'number') return start;
   const creating = (flags & O_CREAT) !== 0;
   const exclusive = creating && (flags & O_EXCL) !== 0;
+  if (resolve === 0) {
+    const direct = openDirect(k, t, start, path, flags, mode);
+    if (direct !== NEEDS_WALK) return install(trap, direct, flags);
+  }
   // O_CREAT|O_EXCL never follows a final symlink: it must not exist at all.
   const follow = (flags & O_NOFOLLOW) === 0 && !exclusive;
   const r = resolvePath(k.mounts, t, start, path, {
@@ -62,10 +67,38 @@ function openPath(
     if (r.mount.readOnly && writes && !(flags & O_PATH)) return -E.EROFS;
     hostFd = r.mount.fs.open(t, r.rel, flags & ~(O_CREAT | O_EXCL), mode);
   }
+  return install(trap, hostFd, flags);
+}
+
+/** Installs our fd into the task as the syscall's answer (or passes on -errno). */
+function install(trap: Trap, hostFd: number, flags: number): SyscallReturn {
   if (hostFd < 0) return hostFd;
   const fd = trap.replyInstallFd(hostFd, (flags & O_CLOEXEC) !== 0);
   native.close(hostFd);
   return fd < 0 ? fd : REPLIED;
+}
+
+const NEEDS_WALK = Symbol('needs walk');
+
+/**
+ * The common case in one round trip: a path of plain names inside one
+ * filesystem that opens whole paths without following symlinks (the gofer).
+ * If a symlink lies on the way the filesystem says ELOOP and we walk it
+ * properly; every other answer is already Linux's, since with no symlink and
+ * no ".." the host kernel resolved exactly what we would have.
+ */
+function openDirect(k: Kernel, t: Task, start: readonly string[], path: string, flags: number, mode: number): number | typeof NEEDS_WALK {
+  if (endsInDirectoryForm(path)) return NEEDS_WALK;
+  const parts = splitPath(path);
+  for (const p of parts) if (p === '.' || p === '..' || p.length > NAME_MAX) return NEEDS_WALK;
+  const abs = path.charCodeAt(0) === 0x2f ? parts : [...start, ...parts];
+  const mount = k.mounts.mountContaining(abs);
+  if (mount.point.length !== 0 || !mount.fs.opensWholePaths || abs.length === 0) return NEEDS_WALK;
+  // O_CREAT|O_EXCL on a dangling symlink, O_NOFOLLOW: ELOOP from the gofer either way; the walk decides.
+  if (mount.readOnly && ((flags & O_ACCMODE) !== O_RDONLY || (flags & (O_CREAT | O_TRUNC)))) return NEEDS_WALK;
+  const m = flags & O_CREAT ? mode & ~t.umask() & 0o7777 : 0;
+  const fd = mount.fs.open(t, abs, flags, m);
+  return fd === -E.ELOOP ? NEEDS_WALK : fd;
 }
 
 function openat(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, flags: number, mode: number): SyscallReturn {

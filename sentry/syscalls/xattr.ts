@@ -2,7 +2,7 @@
 // is fetched whole from the filesystem; the size protocol (size 0 asks for
 // the length, a short buffer is ERANGE) is applied here, as Linux does.
 import type { Trap } from '../../platform/platform.js';
-import { AT_FDCWD, E } from '../abi/linux.js';
+import { AT_FDCWD, E, XATTR_CREATE, XATTR_REPLACE } from '../abi/linux.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { Task } from '../kernel/task.js';
 import { copyIn, copyOut, existing, readString, resolveArg } from './args.js';
@@ -11,8 +11,6 @@ import type { Resolved } from '../vfs/resolve.js';
 
 const XATTR_NAME_MAX = 255;
 const XATTR_SIZE_MAX = 65536;
-const XATTR_CREATE = 1;
-const XATTR_REPLACE = 2;
 
 function readName(k: Kernel, trap: Trap, i: number): string | number {
   const name = readString(k, trap, i, XATTR_NAME_MAX + 1);

@@ -44,6 +44,11 @@ export interface Opened {
 
 export interface Filesystem {
   readonly type: string;
+  /**
+   * open() takes a whole path of plain names and answers ELOOP rather than
+   * follow a symlink on it, so the VFS may try it before walking.
+   */
+  readonly opensWholePaths: boolean;
   walk(task: Task, path: readonly string[]): WalkResult;
   /** Opens a fully resolved path. Returns an fd of ours, or -errno. */
   open(task: Task, path: readonly string[], flags: number, mode: number): number;
