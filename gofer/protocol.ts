@@ -103,7 +103,11 @@ export const OPS = {
     response: [['found', 'u32'], ['statx', 'statx'], ['symlinkTarget', 'optTarget']],
     resultOnError: true,
   },
-  /** openat2 below the root; the fd comes back by SCM_RIGHTS with its statx. */
+  /**
+   * openat2 below the root; the fd comes back by SCM_RIGHTS with its statx.
+   * EWOULDBLOCK: a FIFO opened without O_NONBLOCK, whose open would wait for
+   * the other end; the gofer never opens those (the sentry lets the kernel).
+   */
   open: {
     code: 2,
     request: [['path', 'path'], ['flags', 'u32'], ['mode', 'u32']],

@@ -424,10 +424,21 @@ export class GoferServer {
         hostFlags &= ~(O_CREAT | O_EXCL); // nothing may be created
       }
     }
-    // O_NONBLOCK always: opening a FIFO (or a tty, or a file under a lease)
-    // must not stall the one gofer thread. It is taken off again below when
-    // the sentry did not ask for it; the sentry emulates a blocking FIFO open.
-    // O_NOCTTY always: a tty in the tree must not become the gofer's.
+    // A FIFO opened without O_NONBLOCK waits for its other end. The gofer's
+    // one thread must not wait, and even a non-blocking probe would count as
+    // that other end for whoever waits already: look before opening, and
+    // answer EWOULDBLOCK (the sentry has the kernel do that open).
+    if ((flags & O_NONBLOCK) === 0 && (flags & (O_CREAT | O_TMPFILE_BIT)) !== O_TMPFILE_BIT) {
+      const probe = this.openBelowRoot(path, path.length, O_PATH | O_NOFOLLOW, 0, this.pathB);
+      if (probe >= 0) {
+        const r = this.statFd(probe);
+        host.close(probe);
+        if (r >= 0 && fileType(this.statxBuf) === S_IFIFO) return -E.EWOULDBLOCK;
+      }
+    }
+    // O_NONBLOCK always: opening a tty or a file under a lease must not stall
+    // the one gofer thread. It is taken off again below when the sentry did
+    // not ask for it. O_NOCTTY always: a tty in the tree must not become the gofer's.
     const fd = this.openBelowRoot(path, path.length, hostFlags | O_NOCTTY | O_NONBLOCK, createMode, this.pathA);
     if (fd < 0) return fd;
     let r = this.statFd(fd);

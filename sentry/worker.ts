@@ -54,7 +54,7 @@ function main(data: SentryWorkerData): void {
   const loop = new SeccompNotifyLoop(sandbox.listenerFd);
   const mounts = new MountTable({ point: [], fs: new GoferFs(gofer), readOnly: false, source: 'tsvisor-root' });
   const kernel = new Kernel(loop.memory, mounts, log, sandbox.hostPid);
-  mounts.add({ point: ['proc'], fs: new ProcFs(sandbox.procRootFd, kernel.tasks), readOnly: false, source: 'proc' });
+  mounts.add({ point: ['proc'], fs: new ProcFs(sandbox.procRootFd, kernel.tasks, data.withInit ? 1 : null), readOnly: false, source: 'proc' });
   const tracer = data.strace ? new Tracer(loop.memory, (line) => fs.writeSync(2, line)) : undefined;
   const dispatcher = new Dispatcher(kernel, tracer ? { tracer } : {});
   loop.run((trap) => dispatcher.handle(trap), () => -1);

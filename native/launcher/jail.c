@@ -171,6 +171,9 @@ static void init_forward(int sig) {
 static __attribute__((noreturn)) void run_init(pid_t app) {
   init_app_pid = app;
   close(CONTROL_FD);
+  /* Not dumpable: its memory and fds are out of the program's reach even
+   * though both are root in the sandbox's user namespace. */
+  if (prctl(PR_SET_DUMPABLE, 0) < 0) die_errno("prctl(PR_SET_DUMPABLE)");
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = init_forward;

@@ -4,7 +4,7 @@
 import { AT_REMOVEDIR, E } from '../abi/linux.js';
 import type { GoferClient } from '../../gofer/client.js';
 import type { Task } from '../kernel/task.js';
-import { FileKind, type Filesystem, type MutatingOps, type WalkResult, type XattrOps } from '../vfs/filesystem.js';
+import { FileKind, OPEN_IN_HOST, type Filesystem, type MutatingOps, type WalkResult, type XattrOps } from '../vfs/filesystem.js';
 import { fileKindOfMode, statxMode } from '../vfs/stat.js';
 
 export class GoferFs implements Filesystem {
@@ -49,7 +49,9 @@ export class GoferFs implements Filesystem {
   }
 
   open(_task: Task, path: readonly string[], flags: number, mode: number): number {
-    return this.gofer.open(path, flags, mode);
+    // The gofer never waits in open: a FIFO that would is the kernel's to open.
+    const fd = this.gofer.open(path, flags, mode);
+    return fd === -E.EWOULDBLOCK ? OPEN_IN_HOST : fd;
   }
 
   statx(_task: Task, path: readonly string[]): Uint8Array | number {

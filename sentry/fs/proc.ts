@@ -32,6 +32,15 @@ const DENIED_PER_PROCESS = new Set(['mem', 'pagemap', 'stack', 'syscall', 'map_f
 /** The only files a program may open for writing. */
 const WRITABLE_PER_PROCESS = new Set(['comm']);
 const MAGIC_NAMES = new Set(['exe', 'cwd', 'root']);
+/**
+ * What Linux guards with a ptrace access check: another process's memory map,
+ * environment, fds and roots. tsvisor's own init (pid 1 under `do`) is not
+ * the program's to inspect, so these are refused for it.
+ */
+const PTRACE_GUARDED = new Set([
+  'environ', 'auxv', 'maps', 'smaps', 'smaps_rollup', 'numa_maps', 'fd', 'fdinfo', 'cwd', 'root', 'exe',
+  'personality', 'io', 'timerslack_ns', 'mountinfo', 'mounts', 'mountstats', 'ns', 'task',
+]);
 const PROC_OPEN_RESOLVE = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS;
 const STATX_BASIC_STATS = 0x7ff;
 
@@ -46,7 +55,11 @@ export class ProcFs implements Filesystem {
   readonly xattr = null;
   private readonly statxBuf = new Uint8Array(STATX_SIZE);
 
-  constructor(private readonly rootFd: number, private readonly tasks: TaskTable) {}
+  /**
+   * @param initNsPid the namespace pid of tsvisor's own init, when there is
+   *   one: shown in listings and status, guarded like another user's process.
+   */
+  constructor(private readonly rootFd: number, private readonly tasks: TaskTable, private readonly initNsPid: number | null) {}
 
   /** Maps self / thread-self to the asking task; checks the allowlist. */
   private policy(task: Task, path: readonly string[]): { errno: number; symlink?: string } {
@@ -61,6 +74,7 @@ export class ProcFs implements Filesystem {
     if (isPid(top)) {
       const entry = path[1] === 'task' && path.length > 3 ? path[3] : path[1];
       if (entry !== undefined && DENIED_PER_PROCESS.has(entry)) return { errno: E.EACCES };
+      if (entry !== undefined && Number(top) === this.initNsPid && PTRACE_GUARDED.has(entry)) return { errno: E.EACCES };
       return { errno: 0 };
     }
     if (!GLOBAL_ENTRIES.has(top)) return { errno: E.ENOENT };

@@ -10,12 +10,12 @@ import {
 } from '../abi/linux.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { Task } from '../kernel/task.js';
-import { FileKind } from '../vfs/filesystem.js';
+import { FileKind, OPEN_IN_HOST } from '../vfs/filesystem.js';
 import { resolvePath } from '../vfs/resolve.js';
 import { startDirectory } from '../vfs/lookup.js';
 import { endsInDirectoryForm, splitPath } from '../vfs/path.js';
 import { copyIn, readPath } from './args.js';
-import { REPLIED, type HandlerTable, type SyscallReturn } from './types.js';
+import { CONTINUE, REPLIED, type HandlerTable, type SyscallReturn } from './types.js';
 
 const O_TMPFILE_BIT = O_TMPFILE & ~O_DIRECTORY;
 
@@ -72,6 +72,9 @@ function openPath(
 
 /** Installs our fd into the task as the syscall's answer (or passes on -errno). */
 function install(trap: Trap, hostFd: number, flags: number): SyscallReturn {
+  // The name was resolved and checked; the kernel looks it up again in the
+  // same tree (see OPEN_IN_HOST), so a swapped name reaches only the sandbox.
+  if (hostFd === OPEN_IN_HOST) return CONTINUE;
   if (hostFd < 0) return hostFd;
   const fd = trap.replyInstallFd(hostFd, (flags & O_CLOEXEC) !== 0);
   native.close(hostFd);

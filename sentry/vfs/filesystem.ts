@@ -37,10 +37,13 @@ export interface MagicLink {
   readonly fd: number;
 }
 
-/** Successful open: an fd of ours to install into the task. */
-export interface Opened {
-  readonly hostFd: number;
-}
+/**
+ * open()'s answer for an object only the host kernel can open as the program
+ * asked: a FIFO opened without O_NONBLOCK, whose open waits for the other end.
+ * Waiting in the gofer (or the sentry) would stall every other task, so the
+ * call continues in the kernel, in the sandbox's mount namespace.
+ */
+export const OPEN_IN_HOST = -0x40000000;
 
 export interface Filesystem {
   readonly type: string;
@@ -50,7 +53,7 @@ export interface Filesystem {
    */
   readonly opensWholePaths: boolean;
   walk(task: Task, path: readonly string[]): WalkResult;
-  /** Opens a fully resolved path. Returns an fd of ours, or -errno. */
+  /** Opens a fully resolved path. Returns an fd of ours, -errno, or OPEN_IN_HOST. */
   open(task: Task, path: readonly string[], flags: number, mode: number): number;
   /** struct statx of a fully resolved path (not following a final symlink), or -errno. */
   statx(task: Task, path: readonly string[]): Uint8Array | number;
