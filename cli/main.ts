@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The tsvisor command. Subcommands live in their own files; this one only
 // routes and turns errors into messages and exit statuses.
+import { compatCommand, COMPAT_USAGE } from './compat.js';
 import { doCommand, DO_USAGE } from './do.js';
 import { UsageError } from './usage.js';
 
@@ -8,15 +9,20 @@ const USAGE = `usage: tsvisor <command> [options]
 
 commands:
   do       run a command in a throwaway sandbox on the host's root
+  compat   print the syscall compatibility report
   help     show this text
 
-${DO_USAGE}`;
+${DO_USAGE}
+
+${COMPAT_USAGE}`;
 
 async function main(argv: readonly string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'do':
       return doCommand(rest);
+    case 'compat':
+      return compatCommand(rest);
     case 'help':
     case '--help':
     case '-h':

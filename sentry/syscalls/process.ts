@@ -76,7 +76,6 @@ export const processHandlers: HandlerTable = {
   clone,
   fork: () => CONTINUE,
   vfork: () => CONTINUE,
-  clone3: () => -E.ENOSYS, // libc falls back to clone, whose flags we can see
   execve: (k, t, trap) => execve(k, t, trap, AT_FDCWD, 0, 0),
   execveat: (k, t, trap) => execve(k, t, trap, trap.argI32(0), 1, trap.argI32(4)),
   exit,
