@@ -1,0 +1,77 @@
+// tsvisor do's modes: --strict (every syscall trapped), --strace, --stats,
+// and the network modes, each checked against the same program run natively.
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { differential, makeWorkDir, removeDir, runSandboxed } from './helpers/sandbox.js';
+
+let work: string;
+beforeAll(() => {
+  work = makeWorkDir('tsvisor-modes-');
+});
+afterAll(() => removeDir(work));
+
+const SCRIPT = 'echo hi; ls /usr | head -3; cat /etc/os-release | head -1; id -u; cd /tmp && echo x > f && cat f';
+
+describe('--strict traps every syscall and changes nothing the program sees', () => {
+  it('prints what the program prints natively', async () => {
+    const d = await differential(['sh', '-c', SCRIPT], { cwd: work, flags: ['--strict'] });
+    expect(d.sandboxed.status, d.sandboxed.stderr).toBe(d.native.status);
+    expect(d.sandboxed.stdout).toBe(d.native.stdout);
+  });
+
+  it('counts passthrough syscalls too (read, mmap) in --stats', async () => {
+    const r = await runSandboxed(['sh', '-c', 'echo hi'], { cwd: work, flags: ['--strict', '--stats'] });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^\s+\d+\s+mmap$/m);
+    expect(r.stderr).toMatch(/^\s+\d+\s+execve$/m);
+  });
+});
+
+describe('--strace', () => {
+  it('prints each trapped call with its decoded arguments and result', async () => {
+    const r = await runSandboxed(['cat', '/etc/hostname', '/nonexistent'], { cwd: work, flags: ['--strace'] });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/\[pid \d+\] openat\(AT_FDCWD, "\/etc\/hostname", 0x0, 0?0?\) = \(installed fd\)/);
+    expect(r.stderr).toMatch(/\[pid \d+\] openat\(AT_FDCWD, "\/nonexistent", 0x0, 0?0?\) = -1 ENOENT/);
+    expect(r.stderr).toMatch(/\[pid \d+\] execve\("\/usr\/bin\/cat"/);
+  });
+});
+
+describe('--stats', () => {
+  it('counts trapped syscalls without tracing passthrough ones', async () => {
+    const r = await runSandboxed(['cat', '/etc/hostname'], { cwd: work, flags: ['--stats'] });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^\s+\d+\s+openat$/m);
+    expect(r.stderr).not.toMatch(/^\s+\d+\s+read$/m);
+  });
+});
+
+describe('--network', () => {
+  let server: net.Server;
+  let port = 0;
+  beforeAll(async () => {
+    server = net.createServer((s) => s.end('hello from the host\n'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    port = (server.address() as net.AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const client = (p: number): string[] => [
+    'python3', '-c',
+    `import socket\ntry:\n  s=socket.create_connection(("127.0.0.1",${p}),timeout=5); print(s.recv(100).decode().strip())\nexcept OSError as e:\n  print(type(e).__name__)`,
+  ];
+
+  it('none (the default): the host\'s loopback is not reachable, the sandbox has its own', async () => {
+    const r = await runSandboxed(client(port), { cwd: work });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('ConnectionRefusedError');
+    const lo = await runSandboxed(['python3', '-c', 'import socket; print(sorted(n for _, n in socket.if_nameindex()))'], { cwd: work });
+    expect(lo.stdout.trim()).toBe("['lo']");
+  });
+
+  it('host: the host\'s network', async () => {
+    const r = await runSandboxed(client(port), { cwd: work, flags: ['--network', 'host'] });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('hello from the host');
+  });
+});
