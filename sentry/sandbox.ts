@@ -62,8 +62,9 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   const [goferSentrySide, goferSide] = socketPair();
   const [controlSentrySide, controlLauncherSide] = socketPair();
 
+  const ttyArgs = stdioTerminals().flatMap((t) => ['--tty', t]);
   const gofer = spawn(LAUNCHER_PATH, [
-    'gofer', '--lower', opts.rootfs, '--state', state, '--',
+    'gofer', '--lower', opts.rootfs, '--state', state, ...ttyArgs, '--',
     process.execPath, GOFER_MAIN, '--root', merged, '--sock-fd', '3',
   ], { stdio: ['ignore', 'inherit', 'inherit', goferSide] });
   native.close(goferSide);
@@ -159,6 +160,20 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
 }
 
 const STATE_PREFIX = '/tmp/tsvisor-';
+
+/** The pseudo-terminals our stdio is connected to: the sandbox shows them at the same names. */
+function stdioTerminals(): string[] {
+  const found = new Set<string>();
+  for (const fd of [0, 1, 2]) {
+    try {
+      const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+      if (/^\/dev\/pts\/[0-9]+$/.test(target)) found.add(target);
+    } catch {
+      /* closed */
+    }
+  }
+  return [...found];
+}
 
 /**
  * A tsvisor killed with -9 leaves its (empty) state folder behind: the mounts

@@ -2,7 +2,7 @@
 // and the network modes, each checked against the same program run natively.
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { differential, makeWorkDir, removeDir, runSandboxed } from './helpers/sandbox.js';
+import { CLI, differential, makeWorkDir, removeDir, runNative, runSandboxed } from './helpers/sandbox.js';
 
 let work: string;
 beforeAll(() => {
@@ -73,5 +73,18 @@ describe('--network', () => {
     const r = await runSandboxed(client(port), { cwd: work, flags: ['--network', 'host'] });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe('hello from the host');
+  });
+});
+
+describe('a terminal on stdio', () => {
+  // script(1) gives each run a fresh pseudo-terminal, natively and around tsvisor.
+  const underPty = (cmd: string): string[] => ['script', '-qec', cmd, '/dev/null'];
+  const probe = "tty | sed 's/[0-9]*$/N/'; test -t 0 && test -t 1 && echo both-ttys";
+
+  it('is the program\'s terminal too, at the same name', async () => {
+    const native = await runNative(underPty(`sh -c "${probe}"`), { cwd: work });
+    const sandboxed = await runNative(underPty(`${process.execPath} ${CLI} do -- sh -c "${probe}"`), { cwd: work });
+    expect(native.stdout.replace(/\r/g, '')).toBe('/dev/pts/N\nboth-ttys\n');
+    expect(sandboxed.stdout.replace(/\r/g, '')).toBe(native.stdout.replace(/\r/g, ''));
   });
 });

@@ -44,7 +44,21 @@ static void bind_device(const char *dev_dir, const char *name) {
   mount_or_die(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NOEXEC, NULL);
 }
 
-static void make_dev(const char *merged) {
+/* The program's terminal, when its stdio is one: bound at the same name
+ * (/dev/pts/N) so that ttyname() and `tty` find it, as they do natively. */
+static void bind_terminal(const char *dev_dir, const char *tty) {
+  struct stat st;
+  if (strncmp(tty, "/dev/pts/", 9) != 0 || strchr(tty + 9, '/') || stat(tty, &st) < 0 || !S_ISCHR(st.st_mode))
+    die("--tty %s: not a terminal under /dev/pts", tty);
+  char target[4096];
+  join(target, sizeof target, dev_dir, tty + 5); /* "pts/N" */
+  int fd = open(target, O_CREAT | O_WRONLY | O_CLOEXEC, 0620);
+  if (fd < 0) die_errno("create %s", target);
+  close(fd);
+  mount_or_die(tty, target, NULL, MS_BIND, NULL);
+}
+
+static void make_dev(const char *merged, char *const *ttys, int nttys) {
   char dev[4096], path[4096];
   join(dev, sizeof dev, merged, "dev");
   mkdir_p(dev, 0755);
@@ -63,6 +77,7 @@ static void make_dev(const char *merged) {
   mount_or_die("tsvisor-shm", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   join(path, sizeof path, dev, "pts");
   mkdir_p(path, 0755);
+  for (int i = 0; i < nttys; i++) bind_terminal(dev, ttys[i]);
 }
 
 /* Copies a small host file (a sysfs attribute) into the sandbox's /sys. */
@@ -104,15 +119,21 @@ static void make_sys(const char *merged) {
 
 int gofer_root_main(int argc, char **argv) {
   const char *lower = NULL, *state = NULL;
+  char *ttys[3];
+  int nttys = 0;
   int i = 1;
   for (; i < argc; i++) {
     if (strcmp(argv[i], "--") == 0) { i++; break; }
     if (i + 1 >= argc) die("option %s needs a value", argv[i]);
     if (strcmp(argv[i], "--lower") == 0) lower = argv[++i];
     else if (strcmp(argv[i], "--state") == 0) state = argv[++i];
+    else if (strcmp(argv[i], "--tty") == 0) {
+      if (nttys == 3) die("at most three --tty");
+      ttys[nttys++] = argv[++i];
+    }
     else die("unknown option %s", argv[i]);
   }
-  if (!lower || !state || i >= argc) die("usage: gofer --lower DIR --state DIR -- CMD...");
+  if (!lower || !state || i >= argc) die("usage: gofer --lower DIR --state DIR [--tty /dev/pts/N]... -- CMD...");
 
   die_with_parent();
   if (unshare(CLONE_NEWNS) < 0) die_errno("unshare(CLONE_NEWNS)");
@@ -142,7 +163,7 @@ int gofer_root_main(int argc, char **argv) {
   join(tmp, sizeof tmp, merged, "tmp");
   mkdir_p(tmp, 01777);
   mount_or_die("tsvisor-tmp", tmp, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-  make_dev(merged);
+  make_dev(merged, ttys, nttys);
   make_sys(merged);
   join(tmp, sizeof tmp, merged, "proc");
   mkdir_p(tmp, 0555);

@@ -1,7 +1,7 @@
 /* tsvisor-launcher: the small C program that sets up each sandbox's host-side
  * jail. It holds no policy: the TypeScript side decides, the launcher does.
  *
- *   tsvisor-launcher gofer --lower DIR --state DIR -- CMD...
+ *   tsvisor-launcher gofer --lower DIR --state DIR [--tty /dev/pts/N]... -- CMD...
  *       new mount namespace with the sandbox root (overlay of DIR under a
  *       tmpfs upper, tmpfs /tmp, a minimal /dev) at STATE/merged; then execs
  *       the gofer (CMD), which serves that tree.
