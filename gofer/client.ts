@@ -169,11 +169,11 @@ export class GoferClient {
   }
 
   setxattr(path: GoferPath, name: string, value: Uint8Array, flags: number): number {
-    return -this.call('setxattr', { path, name, value, flags }).errno;
+    return this.status(this.call('setxattr', { path, name, value, flags }));
   }
 
   removexattr(path: GoferPath, name: string): number {
-    return -this.call('removexattr', { path, name }).errno;
+    return this.status(this.call('removexattr', { path, name }));
   }
 
   close(): void {
