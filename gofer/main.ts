@@ -1,9 +1,11 @@
 // The gofer process: `node dist/gofer/main.js --root DIR --sock-fd N [--read-only]`.
 // Serves the tree at DIR to the sentry at the other end of the SOCK_SEQPACKET
-// socket N, and exits when the sentry goes away.
+// socket N, and exits when the sentry goes away. It serves under its own
+// seccomp filter (jail.ts), installed before the first request.
 import { native } from '../native/index.js';
 import { AT_FDCWD, O_DIRECTORY, O_PATH, S_IFMT, S_IFSOCK, STAT_SIZE } from '../sentry/abi/linux.js';
 import * as host from './hostfs.js';
+import { enterGoferJail } from './jail.js';
 import { GoferServer } from './server.js';
 
 interface GoferArgs {
@@ -74,6 +76,14 @@ function main(): void {
   process.umask(0);
 
   const server = new GoferServer({ rootFd, readOnly: args.readOnly });
+
+  // Everything the gofer holds is ready (root fd, socket, koffi, the addon):
+  // from here on it runs jailed, or not at all.
+  const jailError = enterGoferJail();
+  if (jailError !== undefined) {
+    process.stderr.write(`tsvisor-gofer: ${jailError}: refusing to serve without the gofer's seccomp filter\n`);
+    process.exit(1);
+  }
   process.exit(server.serve(args.sockFd));
 }
 
