@@ -6,6 +6,7 @@ import type { Trap, TaskMemory } from '../platform/platform.js';
 import type { Task } from './kernel/task.js';
 import { CONTINUE, REPLIED, type SyscallReturn } from './syscalls/types.js';
 import { constants } from 'node:os';
+import { AT_FDCWD } from './abi/linux.js';
 
 const ERRNO_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(constants.errno).map(([name, value]) => [value, name]),
@@ -46,7 +47,7 @@ export class Tracer {
       }
       case 'fd':
       case 'dirfd':
-        return trap.argI32(i) === -100 ? 'AT_FDCWD' : String(trap.argI32(i));
+        return trap.argI32(i) === AT_FDCWD ? 'AT_FDCWD' : String(trap.argI32(i));
       case 'flags':
       case 'open_flags':
       case 'at_flags':

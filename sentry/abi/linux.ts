@@ -28,6 +28,8 @@ export const O_CLOEXEC = 0o2000000;
 export const O_SYNC = 0o4010000;
 export const O_PATH = 0o10000000;
 export const O_TMPFILE = 0o20000000 | O_DIRECTORY;
+/** O_TMPFILE's own bit, without the O_DIRECTORY it always carries. */
+export const O_TMPFILE_BIT = O_TMPFILE & ~O_DIRECTORY;
 /** Every flag open(2) accepts on x86_64; anything else is ignored by open and EINVAL for openat2. */
 export const O_VALID_FLAGS =
   O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC | O_ASYNC | O_DIRECT |

@@ -53,7 +53,6 @@ export class ProcFs implements Filesystem {
   readonly type = 'proc';
   readonly ops = null;
   readonly xattr = null;
-  private readonly statxBuf = new Uint8Array(STATX_SIZE);
 
   /**
    * @param initNsPid the namespace pid of tsvisor's own init, when there is
@@ -154,7 +153,7 @@ export class ProcFs implements Filesystem {
   statx(task: Task, path: readonly string[]): Uint8Array | number {
     const p = this.policy(task, path);
     if (p.errno !== 0) return -p.errno;
-    if (p.symlink !== undefined) return syntheticSymlinkStatx(this.statxBuf, p.symlink.length);
+    if (p.symlink !== undefined) return syntheticSymlinkStatx(p.symlink.length);
     return this.statxAt(path.join('/'));
   }
 
@@ -169,7 +168,7 @@ export class ProcFs implements Filesystem {
   }
 }
 
-function syntheticSymlinkStatx(_scratch: Uint8Array, size: number): Uint8Array {
+function syntheticSymlinkStatx(size: number): Uint8Array {
   const buf = new Uint8Array(STATX_SIZE);
   const dv = new DataView(buf.buffer);
   dv.setUint32(0, STATX_BASIC_STATS, true); // stx_mask

@@ -183,13 +183,15 @@ export class TaskTable {
   /** Drops tasks killed without trapping exit (a SIGKILL never traps). */
   private sweep(): void {
     this.registeredSinceSweep = 0;
-    for (const [tid, t] of this.tasks) {
+    for (const tid of this.tasks.keys()) {
       if (!fs.existsSync(`/proc/${tid}`)) this.tasks.delete(tid);
-      else continue;
-      if (![...this.tasks.values()].some((o) => o.group === t.group)) {
-        this.groups.delete(t.group.hostTgid);
-        t.group.release();
-      }
+    }
+    const live = new Set<ThreadGroup>();
+    for (const t of this.tasks.values()) live.add(t.group);
+    for (const [tgid, g] of this.groups) {
+      if (live.has(g)) continue;
+      this.groups.delete(tgid);
+      g.release();
     }
   }
 }

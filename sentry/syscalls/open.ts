@@ -5,7 +5,7 @@ import { native } from '../../native/index.js';
 import type { Trap } from '../../platform/platform.js';
 import {
   AT_FDCWD, E, NAME_MAX, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_RDONLY,
-  O_TMPFILE, O_TRUNC, O_VALID_FLAGS, O_WRONLY, RESOLVE_BENEATH, RESOLVE_CACHED, RESOLVE_IN_ROOT,
+  O_TMPFILE_BIT, O_TRUNC, O_VALID_FLAGS, O_WRONLY, RESOLVE_BENEATH, RESOLVE_CACHED, RESOLVE_IN_ROOT,
   RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
 } from '../abi/linux.js';
 import type { Kernel } from '../kernel/kernel.js';
@@ -17,7 +17,6 @@ import { endsInDirectoryForm, splitPath } from '../vfs/path.js';
 import { copyIn, readPath } from './args.js';
 import { CONTINUE, REPLIED, type HandlerTable, type SyscallReturn } from './types.js';
 
-const O_TMPFILE_BIT = O_TMPFILE & ~O_DIRECTORY;
 
 /** The whole of open(2) once the arguments are in hand. */
 function openPath(

@@ -43,8 +43,8 @@ export class MountTable {
     return this.ordered[0]!;
   }
 
-  /** True if any mount point lies strictly below the given directory's depth... used to
-   * avoid batching a walk across a mount point. */
+  /** True if `name` inside the directory `components` is a mount point: a
+   * batched walk must stop before it. */
   hasMountBelow(components: readonly string[], name: string): boolean {
     if (this.ordered.length === 1) return false;
     return this.byPoint.has(joinAbsolute([...components, name]));

@@ -43,7 +43,9 @@ export interface Resolved {
   readonly wantsDirectory: boolean;
 }
 
-const ROOT_WALK: WalkResult = { found: 0, errno: 0, kind: FileKind.Directory };
+/** Where the walk stands on a directory it did not ask a filesystem about: the
+ * start, a mount point, or one reached by "." / ".." / a symlink's target. */
+const AT_DIRECTORY: WalkResult = { found: 0, errno: 0, kind: FileKind.Directory };
 
 /**
  * Resolves `path` for `task`, starting from `start` (absolute components of
@@ -62,7 +64,7 @@ export function resolvePath(
   // Pending components, last one first, so that push/pop work at the front.
   const pending = splitPath(path).reverse();
   let linksFollowed = 0;
-  let last: WalkResult = ROOT_WALK;
+  let last: WalkResult = AT_DIRECTORY;
   let mount = mounts.mountContaining(stack);
 
   while (pending.length > 0) {
@@ -79,7 +81,7 @@ export function resolvePath(
         if (opts.noXdev && outer !== mount) return -E.EXDEV;
         mount = outer;
       }
-      last = ROOT_WALK_DIR;
+      last = AT_DIRECTORY;
       continue;
     }
     // A mount point is entered without asking the parent filesystem.
@@ -89,7 +91,7 @@ export function resolvePath(
       pending.pop();
       stack.push(name);
       mount = child;
-      last = ROOT_WALK_DIR;
+      last = AT_DIRECTORY;
       continue;
     }
     // Batch the run of plain names that stays inside this mount.
@@ -142,9 +144,11 @@ export function resolvePath(
         stack.push(...root);
       }
       const parts = splitPath(target);
+      // "dir/" as a target demands a directory, as a trailing "/" does in a path.
+      if (target.charCodeAt(target.length - 1) === 0x2f && parts.length > 0) parts.push('.');
       for (let i = parts.length - 1; i >= 0; i--) pending.push(parts[i]!);
       mount = mounts.mountContaining(stack);
-      last = ROOT_WALK_DIR;
+      last = AT_DIRECTORY;
       continue;
     }
     if (pending.length > 0 && walked.kind !== FileKind.Directory) return -E.ENOTDIR;
@@ -163,6 +167,3 @@ export function resolvePath(
   };
   return result;
 }
-
-/** A directory reached by "." / ".." / a mount point: known to be a directory. */
-const ROOT_WALK_DIR: WalkResult = { found: 0, errno: 0, kind: FileKind.Directory };
