@@ -7,6 +7,7 @@
 // decode) throws GoferDiedError: the sentry takes the sandbox down on it,
 // since a file service it cannot trust is no file service (fail closed).
 import { native } from '../native/index.js';
+import { STATX_SIZE } from '../sentry/abi/linux.js';
 import {
   MAX_MESSAGE_BYTES, WireBuffer, decodeResponse, encodeRequest, responseFdCount, type Dirent, type GoferPath,
   type OpName, type RequestArgs, type ResponseResult, type Timespec,
@@ -60,8 +61,10 @@ export class GoferClient {
   /** Walks `path` from the root, stopping at a missing component, a non-directory or a symlink. */
   walk(path: GoferPath): WalkResult {
     const reply = this.call('walk', { path });
-    // walk's fields come with every errno.
-    const result = reply.result!;
+    // walk's fields come with every errno the gofer sends; none come when the
+    // request could not even be encoded (a path too long to send, say).
+    const result = reply.result;
+    if (!result) return { found: 0, errno: reply.errno, statx: new Uint8Array(STATX_SIZE), symlinkTarget: undefined };
     return { found: result.found, errno: reply.errno, statx: result.statx, symlinkTarget: result.symlinkTarget };
   }
 

@@ -8,8 +8,8 @@
 // walks plain components. Every handler returns an answer; none throws.
 import { native } from '../native/index.js';
 import {
-  AT_EMPTY_PATH, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, E, NAME_MAX, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL,
-  O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_TMPFILE_BIT, O_TRUNC, O_VALID_FLAGS, O_WRONLY, PATH_MAX,
+  AT_EMPTY_PATH, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, E, NAME_MAX, O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL,
+  O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_PATH_FLAGS, O_RDONLY, O_TMPFILE_BIT, O_TRUNC, O_VALID_FLAGS, O_WRONLY, PATH_MAX,
   RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
   S_IFSOCK,
   STATFS_SIZE, STATX_SIZE, XATTR_CREATE, XATTR_REPLACE
@@ -21,8 +21,6 @@ import {
 } from './protocol.js';
 
 const RESOLVE = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-/** The flags that mean something next to O_PATH (fs/open.c's O_PATH_FLAGS). */
-const O_PATH_FLAGS = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 // renameat2 flags (linux/fs.h)
 const RENAME_NOREPLACE = 1;
 const RENAME_EXCHANGE = 2;
@@ -405,7 +403,8 @@ export class GoferServer {
   }
 
   private open(path: GoferPath, flags: number, mode: number): number {
-    if ((flags & ~O_VALID_FLAGS) !== 0 || (flags & O_ACCMODE) === O_ACCMODE) return -E.EINVAL;
+    // Access mode 3 is valid: open(2) grants an fd for ioctls only, after checking read and write rights.
+    if ((flags & ~O_VALID_FLAGS) !== 0) return -E.EINVAL;
     if ((flags & O_PATH) !== 0) {
       // open(2) ignores every other flag beside O_PATH; openat2 refuses them. Be open(2).
       return this.openPath(path, flags & O_PATH_FLAGS);

@@ -33,6 +33,8 @@ export interface NativeAddon {
   pwriteAll(fd: number, buf: Uint8Array, len: number, offset: number): number;
   pread(fd: number, buf: Uint8Array, len: number, offset: number): number;
   prlimit(pid: number, resource: number, newLimit: Uint8Array | null, oldLimit: Uint8Array | null): number;
+  futimens(fd: number, times: Uint8Array | null): number;
+  readlinkFd(fd: number, buf: Uint8Array): number;
 }
 
 /** The repository root, found from this file whether it runs from source or dist/. */

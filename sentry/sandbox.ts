@@ -72,6 +72,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   const filter = buildFilter(SYSCALLS, { trapAction: SECCOMP_RET_USER_NOTIF, strict: opts.strict });
   const workerData: SentryWorkerData = {
     controlFd: controlSentrySide,
+    goferRoot: merged,
     goferFd: goferSentrySide,
     filter: new Uint8Array(filter),
     strace: opts.strace,

@@ -18,10 +18,13 @@ import { GoferFs } from './fs/gofer-fs.js';
 import { ProcFs } from './fs/proc.js';
 import { Dispatcher } from './syscalls/dispatch.js';
 import { Tracer } from './trace.js';
+import { HostView } from './vfs/lookup.js';
 import { makeLogger } from './log.js';
 
 export interface SentryWorkerData {
   readonly controlFd: number;
+  /** Where the sandbox root is mounted in the gofer's namespace. */
+  readonly goferRoot: string;
   readonly goferFd: number;
   readonly filter: Uint8Array;
   readonly strace: boolean;
@@ -53,8 +56,9 @@ function main(data: SentryWorkerData): void {
 
   const loop = new SeccompNotifyLoop(sandbox.listenerFd);
   const mounts = new MountTable({ point: [], fs: new GoferFs(gofer), readOnly: false, source: 'tsvisor-root' });
-  const kernel = new Kernel(loop.memory, mounts, log, sandbox.hostPid);
-  mounts.add({ point: ['proc'], fs: new ProcFs(sandbox.procRootFd, kernel.tasks, data.withInit ? 1 : null), readOnly: false, source: 'proc' });
+  const hostView = new HostView(data.goferRoot);
+  const kernel = new Kernel(loop.memory, mounts, log, sandbox.hostPid, hostView);
+  mounts.add({ point: ['proc'], fs: new ProcFs(sandbox.procRootFd, kernel.tasks, data.withInit ? 1 : null, hostView), readOnly: false, source: 'proc' });
   const tracer = data.strace ? new Tracer(loop.memory, (line) => fs.writeSync(2, line)) : undefined;
   const dispatcher = new Dispatcher(kernel, tracer ? { tracer } : {});
   loop.run((trap) => dispatcher.handle(trap), () => -1);

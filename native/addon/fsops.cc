@@ -116,6 +116,26 @@ Napi::Value Prlimit(const Napi::CallbackInfo& info) {
   return Ret(info.Env(), 0);
 }
 
+// futimens(fd, times: Uint8Array(32) | null) -> 0 or -errno; the two
+// struct timespec as the program passed them (UTIME_NOW / UTIME_OMIT included).
+Napi::Value Futimens(const Napi::CallbackInfo& info) {
+  const struct timespec* ts = nullptr;
+  if (info[1].IsTypedArray()) {
+    Napi::Uint8Array b = info[1].As<Napi::Uint8Array>();
+    if (b.ByteLength() < 2 * sizeof(struct timespec)) return Ret(info.Env(), -EINVAL);
+    ts = reinterpret_cast<const struct timespec*>(b.Data());
+  }
+  return futimens(ArgInt(info, 0), ts) < 0 ? Err(info.Env()) : Ret(info.Env(), 0);
+}
+
+// readlinkFd(fd, buf) -> length or -errno: readlinkat(fd, "") on an O_PATH fd
+// of a symlink (the program's own, borrowed with pidfd_getfd).
+Napi::Value ReadlinkFd(const Napi::CallbackInfo& info) {
+  Napi::Uint8Array buf = info[1].As<Napi::Uint8Array>();
+  ssize_t n = readlinkat(ArgInt(info, 0), "", reinterpret_cast<char*>(buf.Data()), buf.ByteLength());
+  return n < 0 ? Err(info.Env()) : Ret(info.Env(), n);
+}
+
 }  // namespace
 
 void InitFsOps(Napi::Env env, Napi::Object e) {
@@ -126,6 +146,8 @@ void InitFsOps(Napi::Env env, Napi::Object e) {
   e.Set("pwriteAll", Napi::Function::New(env, PwriteAll));
   e.Set("pread", Napi::Function::New(env, Pread));
   e.Set("prlimit", Napi::Function::New(env, Prlimit));
+  e.Set("futimens", Napi::Function::New(env, Futimens));
+  e.Set("readlinkFd", Napi::Function::New(env, ReadlinkFd));
 }
 
 }  // namespace tsvisor

@@ -30,6 +30,8 @@ export const O_PATH = 0o10000000;
 export const O_TMPFILE = 0o20000000 | O_DIRECTORY;
 /** O_TMPFILE's own bit, without the O_DIRECTORY it always carries. */
 export const O_TMPFILE_BIT = O_TMPFILE & ~O_DIRECTORY;
+/** The flags that mean something next to O_PATH (fs/open.c's O_PATH_FLAGS). */
+export const O_PATH_FLAGS = O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC;
 /** Every flag open(2) accepts on x86_64; anything else is ignored by open and EINVAL for openat2. */
 export const O_VALID_FLAGS =
   O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC | O_ASYNC | O_DIRECT |

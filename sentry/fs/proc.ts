@@ -19,6 +19,7 @@ import {
 import type { Task, TaskTable } from '../kernel/task.js';
 import { FileKind, type Filesystem, type MagicLink, type WalkResult } from '../vfs/filesystem.js';
 import { statxMode, fileKindOfMode } from '../vfs/stat.js';
+import type { HostView } from '../vfs/lookup.js';
 
 /** Top-level entries besides the numeric pid directories. */
 const GLOBAL_ENTRIES = new Set([
@@ -58,7 +59,12 @@ export class ProcFs implements Filesystem {
    * @param initNsPid the namespace pid of tsvisor's own init, when there is
    *   one: shown in listings and status, guarded like another user's process.
    */
-  constructor(private readonly rootFd: number, private readonly tasks: TaskTable, private readonly initNsPid: number | null) {}
+  constructor(
+    private readonly rootFd: number,
+    private readonly tasks: TaskTable,
+    private readonly initNsPid: number | null,
+    private readonly hostView: HostView,
+  ) {}
 
   /** Maps self / thread-self to the asking task; checks the allowlist. */
   private policy(task: Task, path: readonly string[]): { errno: number; symlink?: string } {
@@ -120,7 +126,7 @@ export class ProcFs implements Filesystem {
     let target: string;
     try {
       const raw = fs.readlinkSync(`/proc/self/fd/${this.rootFd}/${path.join('/')}`, { encoding: 'buffer' });
-      target = raw.toString('latin1');
+      target = this.hostView.toSandbox(raw.toString('latin1'));
     } catch {
       return null;
     }

@@ -3,6 +3,7 @@ import os from 'node:os';
 import type { Logger } from 'pino';
 import type { TaskMemory } from '../../platform/platform.js';
 import type { MountTable } from '../vfs/mounts.js';
+import type { HostView } from '../vfs/lookup.js';
 import { TaskTable } from './task.js';
 
 /** The sandbox's UTS namespace, as uname(2) reports it. */
@@ -34,5 +35,7 @@ export class Kernel {
     readonly log: Logger,
     /** Host tgid of the sandbox's pid 1. */
     readonly initHostPid: number,
+    /** Reads cwd and fd paths from the host's /proc as the sandbox sees them. */
+    readonly hostView: HostView,
   ) {}
 }

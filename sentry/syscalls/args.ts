@@ -1,12 +1,11 @@
 // Reading a trapped syscall's arguments out of the task, and writing results
 // back. Every failure is an errno for the program (EFAULT for a bad pointer),
 // never an exception.
-import { AT_EMPTY_PATH, E, PATH_MAX } from '../abi/linux.js';
+import { AT_EMPTY_PATH, AT_FDCWD, E, PATH_MAX } from '../abi/linux.js';
 import type { Trap } from '../../platform/platform.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { Task } from '../kernel/task.js';
 import { resolvePath, type Resolved } from '../vfs/resolve.js';
-import { startDirectory } from '../vfs/lookup.js';
 import { FileKind } from '../vfs/filesystem.js';
 
 /** A path argument: at most PATH_MAX bytes with its NUL (else ENAMETOOLONG). */
@@ -60,18 +59,42 @@ export function resolveArg(
 
 export function resolveString(k: Kernel, t: Task, dirfd: number, path: string, followFinal: boolean): Resolved | number {
   if (path.length === 0) return -E.ENOENT;
-  const start = startDirectory(t, dirfd, path);
+  const start = k.hostView.startDirectory(t, dirfd, path);
   if (typeof start === 'number') return start;
   return resolvePath(k.mounts, t, start, path, { followFinal });
 }
 
-/** True when the call names the fd itself: an empty path with AT_EMPTY_PATH. */
-export function isEmptyPathForm(k: Kernel, trap: Trap, pathIndex: number, atFlags: number): boolean {
+/**
+ * True when the call names the fd itself: an empty path with AT_EMPTY_PATH,
+ * or (for the stat family since Linux 6.11, `nullAllowed`) a NULL one.
+ */
+export function isEmptyPathForm(k: Kernel, trap: Trap, pathIndex: number, atFlags: number, nullAllowed = false): boolean {
   if ((atFlags & AT_EMPTY_PATH) === 0) return false;
   const addr = trap.argPtr(pathIndex);
-  if (addr <= 0) return false;
+  if (addr === 0) return nullAllowed;
+  if (addr < 0) return false;
   const n = k.memory.read(trap.tid, addr, k.scratch, 0, 1);
   return n === 1 && k.scratch[0] === 0;
+}
+
+/** What a (dirfd, path, flags) triple names: one of the task's fds, or a path. */
+export type Target = { readonly fd: number; readonly resolved?: undefined } | { readonly fd?: undefined; readonly resolved: Resolved };
+
+/**
+ * The object an *at call acts on, Linux's way: with AT_EMPTY_PATH and an empty
+ * path, the fd dirfd itself (AT_FDCWD: the working directory); otherwise the
+ * path, which must exist.
+ */
+export function resolveTarget(
+  k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, flags: number, followFinal: boolean, nullAllowed = false,
+): Target | number {
+  if (isEmptyPathForm(k, trap, pathArg, flags, nullAllowed)) {
+    if (dirfd !== AT_FDCWD) return k.hostView.fdTarget(t, dirfd) === null ? -E.EBADF : { fd: dirfd };
+    const cwd = existing(resolveString(k, t, AT_FDCWD, '.', true));
+    return typeof cwd === 'number' ? cwd : { resolved: cwd };
+  }
+  const r = existing(resolveArg(k, t, trap, dirfd, pathArg, followFinal));
+  return typeof r === 'number' ? r : { resolved: r };
 }
 
 /** The resolved object must exist. */

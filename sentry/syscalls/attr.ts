@@ -2,15 +2,16 @@
 // family, truncate. The fd forms (fchmod, fchown, futimens, ftruncate) run
 // natively on the fd the program holds.
 import fs from 'node:fs';
+import { native } from '../../native/index.js';
 import type { Trap } from '../../platform/platform.js';
 import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, E } from '../abi/linux.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { Task } from '../kernel/task.js';
 import { FileKind, type MutatingOps } from '../vfs/filesystem.js';
 import type { Resolved } from '../vfs/resolve.js';
-import { copyIn, existing, isEmptyPathForm, resolveArg } from './args.js';
+import { copyIn, existing, resolveArg, resolveTarget } from './args.js';
 import { withTaskFd } from './fdutil.js';
-import { CONTINUE, type HandlerTable, type SyscallReturn } from './types.js';
+import type { HandlerTable, SyscallReturn } from './types.js';
 
 const UTIME_NOW = (1 << 30) - 1;
 const UTIME_OMIT = (1 << 30) - 2;
@@ -24,37 +25,58 @@ function target(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, 
   return { r, ops: r.mount.fs.ops };
 }
 
-function chmod(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, mode: number, flags: number): SyscallReturn {
-  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -E.EINVAL;
-  const x = target(k, t, trap, dirfd, pathArg, (flags & AT_SYMLINK_NOFOLLOW) === 0);
-  if (typeof x === 'number') return x;
-  if (x.r.kind === FileKind.Symlink) return -E.EOPNOTSUPP;
-  return x.ops.chmod(x.r.rel, mode & 0o7777);
-}
-
 function errnoOf(err: unknown): number {
   const e = err as { errno?: number };
   return typeof e.errno === 'number' ? e.errno : -E.EIO;
 }
 
+/** Runs a Node fs call on a borrowed copy of the task's fd; 0 or -errno. */
+function onFd(t: Task, fd: number, op: (hostFd: number) => void): number {
+  return withTaskFd(t, fd, (hostFd) => {
+    try {
+      op(hostFd);
+      return 0;
+    } catch (err) {
+      return errnoOf(err);
+    }
+  });
+}
+
+/** The object of an *at call with AT_EMPTY_PATH allowed, ready for a change. */
+function changeTarget(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, flags: number): { fd: number } | { r: Resolved; ops: MutatingOps } | number {
+  const target = resolveTarget(k, t, trap, dirfd, pathArg, flags, (flags & AT_SYMLINK_NOFOLLOW) === 0);
+  if (typeof target === 'number') return target;
+  if (target.fd !== undefined) return { fd: target.fd };
+  const r = target.resolved;
+  if (r.mount.readOnly) return -E.EROFS;
+  if (!r.mount.fs.ops) return -E.EPERM;
+  return { r, ops: r.mount.fs.ops };
+}
+
+function chmod(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, mode: number, flags: number): SyscallReturn {
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -E.EINVAL;
+  const x = changeTarget(k, t, trap, dirfd, pathArg, flags);
+  if (typeof x === 'number') return x;
+  // Through /proc/self/fd, which also reaches an O_PATH fd's file (fchmod would not).
+  if ('fd' in x) return onFd(t, x.fd, (hostFd) => fs.chmodSync(`/proc/self/fd/${hostFd}`, mode & 0o7777));
+  if (x.r.kind === FileKind.Symlink) return -E.EOPNOTSUPP;
+  return x.ops.chmod(x.r.rel, mode & 0o7777);
+}
+
 function chown(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, uid: number, gid: number, flags: number): SyscallReturn {
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -E.EINVAL;
-  if (isEmptyPathForm(k, trap, pathArg, flags) && dirfd !== AT_FDCWD) {
-    return withTaskFd(t, dirfd, (hostFd) => {
-      try {
-        fs.fchownSync(hostFd, uid, gid);
-        return 0;
-      } catch (err) {
-        return errnoOf(err);
-      }
-    });
-  }
-  const x = target(k, t, trap, dirfd, pathArg, (flags & AT_SYMLINK_NOFOLLOW) === 0);
+  const x = changeTarget(k, t, trap, dirfd, pathArg, flags);
   if (typeof x === 'number') return x;
+  if ('fd' in x) return onFd(t, x.fd, (hostFd) => fs.chownSync(`/proc/self/fd/${hostFd}`, uid, gid));
   return x.ops.chown(x.r.rel, uid, gid);
 }
 
-/** Reads two timespecs (or timevals, scaled) at addr; null addr means "now". */
+const nsecValid = (n: number): boolean => n === UTIME_NOW || n === UTIME_OMIT || (n >= 0 && n <= 999_999_999);
+
+/**
+ * Reads two timespecs (or timevals, as nanoseconds) at addr; a null addr
+ * means "now" for both. Only EFAULT here: Linux checks the values later.
+ */
 function readTimes(k: Kernel, trap: Trap, addr: number, timeval: boolean): [number, number, number, number] | number {
   if (addr === 0) return [0, UTIME_NOW, 0, UTIME_NOW];
   if (copyIn(k, trap, addr, timesBuf, 32) < 0) return -E.EFAULT;
@@ -64,24 +86,36 @@ function readTimes(k: Kernel, trap: Trap, addr: number, timeval: boolean): [numb
     const sec = Number(dv.getBigInt64(16 * i, true));
     const frac = Number(dv.getBigInt64(16 * i + 8, true));
     if (timeval) {
-      if (frac < 0 || frac >= 1_000_000) return -E.EINVAL;
+      if (frac < 0 || frac >= 1_000_000) return -E.EINVAL; // utimes checks timevals on copy
       out.push(sec, frac * 1000);
     } else {
-      if (frac !== UTIME_NOW && frac !== UTIME_OMIT && (frac < 0 || frac > 999_999_999)) return -E.EINVAL;
       out.push(sec, frac);
     }
   }
   return out as [number, number, number, number];
 }
 
+/** utimensat and the utimes family, in Linux's order (fs/utimes.c). */
 function utimens(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, timesAddr: number, flags: number, timeval: boolean): SyscallReturn {
-  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -E.EINVAL;
-  // utimensat(fd, NULL, ...) is futimens: on the fd, with no name to check.
-  if (trap.argPtr(pathArg) === 0 && dirfd !== AT_FDCWD && !timeval) return CONTINUE;
   const times = readTimes(k, trap, timesAddr, timeval);
   if (typeof times === 'number') return times;
-  const x = target(k, t, trap, dirfd, pathArg, (flags & AT_SYMLINK_NOFOLLOW) === 0);
+  if (times[1] === UTIME_OMIT && times[3] === UTIME_OMIT) return 0; // nothing to change, nothing looked up
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -E.EINVAL;
+  // utimensat(fd, NULL, ...) is futimens: on the fd, with no name.
+  const onItsFd = trap.argPtr(pathArg) === 0 && dirfd !== AT_FDCWD;
+  if (onItsFd && flags !== 0) return -E.EINVAL; // futimens takes no flags
+  if (onItsFd && k.hostView.fdTarget(t, dirfd) === null) return -E.EBADF;
+  const x = onItsFd ? { fd: dirfd } : changeTarget(k, t, trap, dirfd, pathArg, flags);
   if (typeof x === 'number') return x;
+  if (!nsecValid(times[1]) || !nsecValid(times[3])) return -E.EINVAL;
+  if ('fd' in x) {
+    const dv = new DataView(timesBuf.buffer);
+    dv.setBigInt64(0, BigInt(times[0]), true);
+    dv.setBigInt64(8, BigInt(times[1]), true);
+    dv.setBigInt64(16, BigInt(times[2]), true);
+    dv.setBigInt64(24, BigInt(times[3]), true);
+    return withTaskFd(t, x.fd, (hostFd) => native.futimens(hostFd, timesBuf));
+  }
   return x.ops.utimes(x.r.rel, times[0], times[1], times[2], times[3]);
 }
 

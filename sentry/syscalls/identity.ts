@@ -79,17 +79,25 @@ function sysinfo(k: Kernel, _t: Task, trap: Trap): SyscallReturn {
 const RLIMIT_NLIMITS = 16;
 
 /**
- * prlimit on a task of the sandbox. The sentry calls it with host privileges,
- * so it refuses what the program could not do itself: raising a hard limit.
+ * The rlimit calls, in prlimit64's order: copy the new limit in, find the
+ * task, check the resource, set, copy the old one out. The sentry calls
+ * prlimit with host privileges, so it refuses what the program could not do
+ * itself: raising a hard limit.
  */
-function setLimits(k: Kernel, hostPid: number, resource: number, newAddr: number, oldAddr: number, trap: Trap): SyscallReturn {
+function limits(
+  k: Kernel, trap: Trap, hostPid: number | null, resource: number, newAddr: number | null, oldAddr: number | null,
+): SyscallReturn {
+  let wanted: Uint8Array | null = null;
+  if (newAddr !== null) {
+    wanted = new Uint8Array(16);
+    if (copyIn(k, trap, newAddr, wanted, 16) < 0) return -E.EFAULT;
+  }
+  if (hostPid === null) return -E.ESRCH;
   if (resource < 0 || resource >= RLIMIT_NLIMITS) return -E.EINVAL;
   const current = new Uint8Array(16);
   const r = native.prlimit(hostPid, resource, null, current);
   if (r < 0) return r;
-  if (newAddr !== 0) {
-    const wanted = new Uint8Array(16);
-    if (copyIn(k, trap, newAddr, wanted, 16) < 0) return -E.EFAULT;
+  if (wanted) {
     const w = new DataView(wanted.buffer);
     const soft = w.getBigUint64(0, true);
     const hard = w.getBigUint64(8, true);
@@ -98,20 +106,21 @@ function setLimits(k: Kernel, hostPid: number, resource: number, newAddr: number
     const s = native.prlimit(hostPid, resource, wanted, null);
     if (s < 0) return s;
   }
-  if (oldAddr !== 0) return copyOut(k, trap, oldAddr, current, 16);
+  if (oldAddr !== null) return copyOut(k, trap, oldAddr, current, 16);
   return 0;
 }
 
+/** The host pid of a namespace pid the task may name (0: itself), or null. */
+function hostPidOf(k: Kernel, t: Task, pid: number): number | null {
+  if (pid === 0 || pid === t.group.nsTgid) return t.group.hostTgid;
+  if (pid < 0) return null;
+  return k.tasks.groupByNsPid(pid)?.hostTgid ?? null;
+}
+
 function prlimit64(k: Kernel, t: Task, trap: Trap): SyscallReturn {
-  const pid = trap.argI32(0);
-  let hostPid = t.group.hostTgid;
-  if (pid < 0) return -E.ESRCH;
-  if (pid !== 0 && pid !== t.group.nsTgid) {
-    const g = k.tasks.groupByNsPid(pid);
-    if (!g) return -E.ESRCH;
-    hostPid = g.hostTgid;
-  }
-  return setLimits(k, hostPid, trap.argI32(1), trap.argPtr(2), trap.argPtr(3), trap);
+  const newAddr = trap.argPtr(2);
+  const oldAddr = trap.argPtr(3);
+  return limits(k, trap, hostPidOf(k, t, trap.argI32(0)), trap.argI32(1), newAddr === 0 ? null : newAddr, oldAddr === 0 ? null : oldAddr);
 }
 
 const GRND_NONBLOCK = 1;
@@ -168,8 +177,8 @@ export const identityHandlers: HandlerTable = {
   setdomainname: (k, t, trap) => setUtsName(k, t, trap, 'domainname'),
   sysinfo,
   prlimit64,
-  getrlimit: (k, t, trap) => setLimits(k, t.group.hostTgid, trap.argI32(0), 0, trap.argPtr(1), trap),
-  setrlimit: (k, t, trap) => setLimits(k, t.group.hostTgid, trap.argI32(0), trap.argPtr(1), 0, trap),
+  getrlimit: (k, t, trap) => limits(k, trap, t.group.hostTgid, trap.argI32(0), null, trap.argPtr(1)),
+  setrlimit: (k, t, trap) => limits(k, trap, t.group.hostTgid, trap.argI32(0), trap.argPtr(1), null),
   getrandom,
   personality: () => CONTINUE,
 };

@@ -4,15 +4,14 @@
 import { native } from '../../native/index.js';
 import type { Trap } from '../../platform/platform.js';
 import {
-  AT_FDCWD, E, NAME_MAX, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_RDONLY,
+  AT_FDCWD, E, NAME_MAX, O_ACCMODE, O_PATH_FLAGS, PATH_MAX, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_RDONLY,
   O_TMPFILE_BIT, O_TRUNC, O_VALID_FLAGS, O_WRONLY, RESOLVE_BENEATH, RESOLVE_CACHED, RESOLVE_IN_ROOT,
   RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
 } from '../abi/linux.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { Task } from '../kernel/task.js';
 import { FileKind, OPEN_IN_HOST } from '../vfs/filesystem.js';
-import { resolvePath } from '../vfs/resolve.js';
-import { startDirectory } from '../vfs/lookup.js';
+import { LastKind, resolveParent, resolvePath } from '../vfs/resolve.js';
 import { endsInDirectoryForm, splitPath } from '../vfs/path.js';
 import { copyIn, readPath } from './args.js';
 import { CONTINUE, REPLIED, type HandlerTable, type SyscallReturn } from './types.js';
@@ -25,13 +24,22 @@ function openPath(
   if (path.length === 0) return -E.ENOENT;
   const scoped = (resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT)) !== 0;
   // Scoped resolution starts at dirfd even for an absolute path.
-  const start = startDirectory(t, dirfd, scoped && path.charCodeAt(0) === 0x2f ? path.slice(1) || '.' : path);
+  const start = k.hostView.startDirectory(t, dirfd, scoped && path.charCodeAt(0) === 0x2f ? path.slice(1) || '.' : path);
   if (typeof start === 'number') return start;
   const creating = (flags & O_CREAT) !== 0;
   const exclusive = creating && (flags & O_EXCL) !== 0;
-  if (resolve === 0) {
+  if (resolve === 0 && !(flags & O_PATH)) {
     const direct = openDirect(k, t, start, path, flags, mode);
     if (direct !== NEEDS_WALK) return install(trap, direct, flags);
+  }
+  if (creating) {
+    // Linux walks to the parent first; a last component that is not a plain
+    // name ("x/", ".", "..") is then EISDIR whether or not it exists.
+    const p = resolveParent(k.mounts, t, start, path);
+    if (typeof p === 'number') return p;
+    // "." and ".." exist: O_EXCL says so first. A plain name with a slash is EISDIR either way.
+    if (p.lastKind !== LastKind.Normal) return exclusive ? -E.EEXIST : -E.EISDIR;
+    if (p.trailingSlash) return -E.EISDIR;
   }
   // O_CREAT|O_EXCL never follows a final symlink: it must not exist at all.
   const follow = (flags & O_NOFOLLOW) === 0 && !exclusive;
@@ -44,6 +52,12 @@ function openPath(
   });
   if (typeof r === 'number') return r;
   if (r.magic && (resolve & RESOLVE_NO_MAGICLINKS)) return -E.ELOOP;
+  if (flags & O_PATH) {
+    // An O_PATH fd cannot be installed (ADDFD takes no O_PATH file), and it
+    // opens nothing: with the name checked, the kernel opens it in the
+    // program's own mount namespace, which holds the same tree.
+    return r.kind === FileKind.Missing ? -E.ENOENT : CONTINUE;
+  }
 
   let hostFd: number;
   if (r.kind === FileKind.Missing) {
@@ -57,7 +71,7 @@ function openPath(
     hostFd = native.pidfdGetfd(owner.group.pidfd(), r.magic.fd);
   } else {
     if (exclusive) return -E.EEXIST;
-    if (r.kind === FileKind.Symlink && !((flags & O_PATH) && (flags & O_NOFOLLOW))) return -E.ELOOP;
+    if (r.kind === FileKind.Symlink) return -E.ELOOP;
     if ((flags & O_DIRECTORY) && (flags & O_TMPFILE_BIT) === 0 && r.kind !== FileKind.Directory) return -E.ENOTDIR;
     const writes = (flags & O_ACCMODE) !== O_RDONLY || (flags & O_TRUNC) !== 0;
     if (r.kind === FileKind.Directory && (flags & O_TMPFILE_BIT) === 0 && (writes || creating) && !(flags & O_PATH)) {
@@ -94,6 +108,8 @@ function openDirect(k: Kernel, t: Task, start: readonly string[], path: string, 
   const parts = splitPath(path);
   for (const p of parts) if (p === '.' || p === '..' || p.length > NAME_MAX) return NEEDS_WALK;
   const abs = path.charCodeAt(0) === 0x2f ? parts : [...start, ...parts];
+  // One request names at most PATH_MAX - 1 bytes; a longer path is walked in steps.
+  if (abs.reduce((n, c) => n + c.length + 1, 0) > PATH_MAX) return NEEDS_WALK;
   const mount = k.mounts.mountContaining(abs);
   if (mount.point.length !== 0 || !mount.fs.opensWholePaths || abs.length === 0) return NEEDS_WALK;
   // O_CREAT|O_EXCL on a dangling symlink, O_NOFOLLOW: ELOOP from the gofer either way; the walk decides.
@@ -103,11 +119,30 @@ function openDirect(k: Kernel, t: Task, start: readonly string[], path: string, 
   return fd === -E.ELOOP ? NEEDS_WALK : fd;
 }
 
-function openat(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, flags: number, mode: number): SyscallReturn {
+/**
+ * build_open_flags(): the checks Linux makes on the flags before it even
+ * reads the path. Returns 0 or -EINVAL.
+ */
+function checkOpenFlags(flags: number): number {
+  if ((flags & O_CREAT) && (flags & O_DIRECTORY)) return -E.EINVAL;
+  if (flags & O_TMPFILE_BIT) {
+    if ((flags & (O_TMPFILE_BIT | O_DIRECTORY | O_CREAT)) !== (O_TMPFILE_BIT | O_DIRECTORY)) return -E.EINVAL;
+    if ((flags & O_ACCMODE) === O_RDONLY) return -E.EINVAL; // a nameless file no one may write
+  }
+  return 0;
+}
+
+function openat(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, rawFlags: number, rawMode: number): SyscallReturn {
+  // open(2) ignores unknown flag bits (openat2 does not), keeps only what
+  // means something next to O_PATH, and ignores the mode unless creating.
+  let flags = rawFlags & O_VALID_FLAGS;
+  if (flags & O_PATH) flags &= O_PATH_FLAGS;
+  const mode = flags & (O_CREAT | O_TMPFILE_BIT) ? rawMode & 0o7777 : 0;
+  const bad = checkOpenFlags(flags);
+  if (bad < 0) return bad;
   const path = readPath(k, trap, pathArg);
   if (typeof path === 'number') return path;
-  // open(2) ignores unknown flag bits (openat2 does not): drop them.
-  return openPath(k, t, trap, dirfd, path, flags & O_VALID_FLAGS, mode);
+  return openPath(k, t, trap, dirfd, path, flags, mode);
 }
 
 const RESOLVE_KNOWN = RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_IN_ROOT | RESOLVE_CACHED;
@@ -115,8 +150,10 @@ const OPEN_HOW_SIZE_VER0 = 24;
 
 /** openat2: struct open_how {u64 flags, u64 mode, u64 resolve}, checked strictly. */
 function openat2(k: Kernel, t: Task, trap: Trap): SyscallReturn {
-  const size = trap.argI64(3);
-  if (size < OPEN_HOW_SIZE_VER0 || size > 4096) return -E.EINVAL;
+  // usize is unsigned: anything past a page (-1 included) is E2BIG, as copy_struct_from_user says.
+  const size = trap.argHi(3) !== 0 ? Infinity : trap.argU32(3);
+  if (size > 4096) return -E.E2BIG;
+  if (size < OPEN_HOW_SIZE_VER0) return -E.EINVAL;
   const how = new Uint8Array(size);
   if (copyIn(k, trap, trap.argPtr(2), how, size) < 0) return -E.EFAULT;
   // Bytes past the fields we know must be zero (E2BIG otherwise), as Linux checks.
@@ -133,6 +170,9 @@ function openat2(k: Kernel, t: Task, trap: Trap): SyscallReturn {
   if ((resolve & RESOLVE_BENEATH) && (resolve & RESOLVE_IN_ROOT)) return -E.EINVAL;
   const creating = (flags & O_CREAT) !== 0 || (flags & O_TMPFILE_BIT) !== 0;
   if (modeHi !== 0 || (modeLo & ~0o7777) !== 0 || (!creating && modeLo !== 0)) return -E.EINVAL;
+  if ((flags & O_PATH) && (flags & ~O_PATH_FLAGS)) return -E.EINVAL;
+  const bad = checkOpenFlags(flags);
+  if (bad < 0) return bad;
   if (resolve & RESOLVE_CACHED) return -E.EAGAIN; // we always do I/O to look up
   const path = readPath(k, trap, 1);
   if (typeof path === 'number') return path;

@@ -4,7 +4,7 @@ import { native } from '../../native/index.js';
 import type { Trap } from '../../platform/platform.js';
 import {
   AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_STATX_SYNC_TYPE, AT_SYMLINK_NOFOLLOW, E,
-  STATX_SIZE, STAT_SIZE, S_IFDIR, S_IFMT, X_OK, W_OK, R_OK,
+  PATH_MAX, STATX_SIZE, STAT_SIZE, S_IFDIR, S_IFMT, X_OK, W_OK, R_OK,
 } from '../abi/linux.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { Task } from '../kernel/task.js';
@@ -12,13 +12,13 @@ import { FileKind } from '../vfs/filesystem.js';
 import type { Resolved } from '../vfs/resolve.js';
 import { statxToStat, statxMode } from '../vfs/stat.js';
 import { joinAbsolute } from '../vfs/path.js';
-import { workingDirectory } from '../vfs/lookup.js';
-import { copyOut, existing, isEmptyPathForm, readPath, resolveArg, resolveString } from './args.js';
+import { copyOut, existing, readPath, resolveArg, resolveString, resolveTarget, type Target } from './args.js';
 import { withTaskFd } from './fdutil.js';
 import { CONTINUE, type HandlerTable, type SyscallReturn } from './types.js';
 
 const statBuf = new Uint8Array(STAT_SIZE);
 const statxBuf = new Uint8Array(STATX_SIZE);
+const linkBuf = new Uint8Array(PATH_MAX);
 const STATX_BASIC_STATS = 0x7ff;
 const STATX_RESERVED = 0x80000000;
 
@@ -35,25 +35,20 @@ function statxOfFd(t: Task, fd: number, flags: number, mask: number): number {
 /** The common body of stat, lstat and newfstatat: 0 or -errno, result in statBuf. */
 function statInto(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, flags: number): number {
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT)) return -E.EINVAL;
-  if (isEmptyPathForm(k, trap, pathArg, flags)) {
-    if (dirfd === AT_FDCWD) return statCwd(k, t);
-    return withTaskFd(t, dirfd, (hostFd) => native.fstatRaw(hostFd, statBuf));
-  }
-  const r = existing(resolveArg(k, t, trap, dirfd, pathArg, (flags & AT_SYMLINK_NOFOLLOW) === 0));
-  if (typeof r === 'number') return r;
-  const sx = statxOf(t, r);
+  const target = resolveTarget(k, t, trap, dirfd, pathArg, flags, (flags & AT_SYMLINK_NOFOLLOW) === 0, true);
+  if (typeof target === 'number') return target;
+  if (target.fd !== undefined) return withTaskFd(t, target.fd, (hostFd) => native.fstatRaw(hostFd, statBuf));
+  const sx = statxOf(t, target.resolved);
   if (typeof sx === 'number') return sx;
   statxToStat(sx, statBuf);
   return 0;
 }
 
-function statCwd(k: Kernel, t: Task): number {
-  const r = existing(resolveString(k, t, AT_FDCWD, '.', true));
-  if (typeof r === 'number') return r;
-  const sx = statxOf(t, r);
-  if (typeof sx === 'number') return sx;
-  statxToStat(sx, statBuf);
-  return 0;
+/** statx of what a target names: into statxBuf for an fd, or the walk's own. */
+function statxOfTarget(t: Task, target: Target, flags: number, mask: number): Uint8Array | number {
+  if (target.fd === undefined) return statxOf(t, target.resolved);
+  const r = statxOfFd(t, target.fd, flags, mask);
+  return r < 0 ? r : statxBuf;
 }
 
 function stat(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, bufArg: number, flags: number): SyscallReturn {
@@ -69,21 +64,10 @@ function statx(k: Kernel, t: Task, trap: Trap): SyscallReturn {
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE)) return -E.EINVAL;
   if ((flags & AT_STATX_SYNC_TYPE) === AT_STATX_SYNC_TYPE) return -E.EINVAL;
   if (mask & STATX_RESERVED) return -E.EINVAL;
-  let sx: Uint8Array;
-  if (isEmptyPathForm(k, trap, 1, flags) && dirfd !== AT_FDCWD) {
-    const r = statxOfFd(t, dirfd, flags, mask || STATX_BASIC_STATS);
-    if (r < 0) return r;
-    sx = statxBuf;
-  } else {
-    const path = readPath(k, trap, 1);
-    if (typeof path === 'number') return path;
-    const r = existing(resolveString(k, t, dirfd, path.length === 0 && (flags & AT_EMPTY_PATH) ? '.' : path,
-      (flags & AT_SYMLINK_NOFOLLOW) === 0));
-    if (typeof r === 'number') return r;
-    const got = statxOf(t, r);
-    if (typeof got === 'number') return got;
-    sx = got;
-  }
+  const target = resolveTarget(k, t, trap, dirfd, 1, flags, (flags & AT_SYMLINK_NOFOLLOW) === 0, true);
+  if (typeof target === 'number') return target;
+  const sx = statxOfTarget(t, target, flags, mask || STATX_BASIC_STATS);
+  if (typeof sx === 'number') return sx;
   return copyOut(k, trap, trap.argPtr(4), sx, STATX_SIZE);
 }
 
@@ -91,20 +75,11 @@ function statx(k: Kernel, t: Task, trap: Trap): SyscallReturn {
 function access(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, mode: number, flags: number): SyscallReturn {
   if (mode & ~(R_OK | W_OK | X_OK)) return -E.EINVAL;
   if (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -E.EINVAL;
-  let sx: Uint8Array;
-  let readOnly = false;
-  if (isEmptyPathForm(k, trap, pathArg, flags) && dirfd !== AT_FDCWD) {
-    const r = statxOfFd(t, dirfd, 0, STATX_BASIC_STATS);
-    if (r < 0) return r;
-    sx = statxBuf;
-  } else {
-    const r = existing(resolveArg(k, t, trap, dirfd, pathArg, (flags & AT_SYMLINK_NOFOLLOW) === 0));
-    if (typeof r === 'number') return r;
-    const got = statxOf(t, r);
-    if (typeof got === 'number') return got;
-    sx = got;
-    readOnly = r.mount.readOnly;
-  }
+  const target = resolveTarget(k, t, trap, dirfd, pathArg, flags, (flags & AT_SYMLINK_NOFOLLOW) === 0);
+  if (typeof target === 'number') return target;
+  const sx = statxOfTarget(t, target, 0, STATX_BASIC_STATS);
+  if (typeof sx === 'number') return sx;
+  const readOnly = target.resolved?.mount.readOnly ?? false;
   if ((mode & W_OK) && readOnly) return -E.EROFS;
   const c = t.creds();
   const uid = flags & AT_EACCESS ? c.euid : c.uid;
@@ -133,7 +108,16 @@ export function permitted(sx: Uint8Array, uid: number, gid: number, groups: read
 function readlink(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, bufArg: number, sizeArg: number): SyscallReturn {
   const size = trap.argI32(sizeArg);
   if (size <= 0) return -E.EINVAL;
-  const r = existing(resolveArg(k, t, trap, dirfd, pathArg, false));
+  const path = readPath(k, trap, pathArg);
+  if (typeof path === 'number') return path;
+  // readlinkat(fd, "") reads the fd's own symlink (an O_PATH one): any other fd is ENOENT.
+  if (path.length === 0 && dirfd !== AT_FDCWD) {
+    const n = withTaskFd(t, dirfd, (hostFd) => native.readlinkFd(hostFd, linkBuf));
+    if (n < 0) return n === -E.EBADF ? n : -E.ENOENT;
+    const w = copyOut(k, trap, trap.argPtr(bufArg), linkBuf, Math.min(n, size));
+    return w < 0 ? w : Math.min(n, size);
+  }
+  const r = existing(resolveString(k, t, dirfd, path, false));
   if (typeof r === 'number') return r;
   if (r.kind !== FileKind.Symlink || r.symlinkTarget === undefined) return -E.EINVAL;
   const bytes = Buffer.from(r.symlinkTarget, 'latin1');
@@ -143,10 +127,10 @@ function readlink(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number
 }
 
 function getcwd(k: Kernel, t: Task, trap: Trap): SyscallReturn {
-  const cwd = workingDirectory(t);
+  const cwd = k.hostView.workingDirectory(t);
   if (typeof cwd === 'number') return cwd;
   const text = Buffer.from(joinAbsolute(cwd) + '\0', 'latin1');
-  const size = trap.argI64(1);
+  const size = trap.argHi(1) !== 0 ? Infinity : trap.argU32(1); // size_t: -1 is huge
   if (size < text.length) return -E.ERANGE;
   const w = copyOut(k, trap, trap.argPtr(0), text, text.length);
   return w < 0 ? w : text.length;

@@ -1,16 +1,18 @@
 // Calls that change the tree: mkdir, mknod, unlink, rmdir, rename, link,
-// symlink. Each resolves its names (never following a final symlink) and asks
-// the filesystem that holds them.
+// symlink. Each follows Linux's order of checks (fs/namei.c), because the
+// first error found is the one a program sees: copy the names in, walk to
+// the parent directories, classify the last components, then look them up
+// without following them, and only then ask the filesystem.
 import type { Trap } from '../../platform/platform.js';
 import {
-  AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, E, S_IFBLK, S_IFCHR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK,
+  AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, E, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG,
+  S_IFSOCK,
 } from '../abi/linux.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { Task } from '../kernel/task.js';
 import { FileKind, type MutatingOps } from '../vfs/filesystem.js';
-import type { Resolved } from '../vfs/resolve.js';
-import { splitPath } from '../vfs/path.js';
-import { existing, readPath, resolveArg, resolveString } from './args.js';
+import { LastKind, lookupChild, resolveParent, type ParentResolved, type Resolved } from '../vfs/resolve.js';
+import { existing, readPath, resolveString } from './args.js';
 import type { HandlerTable, SyscallReturn } from './types.js';
 
 const RENAME_NOREPLACE = 1;
@@ -20,81 +22,146 @@ const RENAME_WHITEOUT = 4;
 /** The filesystem's mutating operations, or the errno for a tree that has none. */
 function opsOf(r: Resolved): MutatingOps | number {
   if (r.mount.readOnly) return -E.EROFS;
-  return r.mount.fs.ops ?? -E.EACCES;
+  return r.mount.fs.ops ?? -E.EPERM;
 }
 
-/** A name that must not exist yet (mkdir, mknod, symlink, link's new name). */
-function newName(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number): Resolved | number {
-  const r = resolveArg(k, t, trap, dirfd, pathArg, false);
-  if (typeof r === 'number') return r;
-  return r.kind === FileKind.Missing ? r : -E.EEXIST;
+function parentOf(k: Kernel, t: Task, dirfd: number, path: string): ParentResolved | number {
+  if (path.length === 0) return -E.ENOENT; // an empty name is refused before dirfd is looked at
+  const start = k.hostView.startDirectory(t, dirfd, path);
+  if (typeof start === 'number') return start;
+  return resolveParent(k.mounts, t, start, path);
+}
+
+/**
+ * Linux's filename_create(): the parent, then a last component that must be
+ * a plain name that does not exist yet. A trailing slash is only for mkdir.
+ */
+function newName(k: Kernel, t: Task, dirfd: number, path: string, isDirectory: boolean): Resolved | number {
+  const p = parentOf(k, t, dirfd, path);
+  if (typeof p === 'number') return p;
+  if (p.lastKind !== LastKind.Normal) return -E.EEXIST;
+  const child = lookupChild(k.mounts, t, p);
+  if (typeof child === 'number') return child;
+  if (child.kind !== FileKind.Missing) return -E.EEXIST;
+  if (p.trailingSlash && !isDirectory) return -E.ENOENT;
+  return child;
 }
 
 function mkdir(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, mode: number): SyscallReturn {
-  const r = newName(k, t, trap, dirfd, pathArg);
+  const path = readPath(k, trap, pathArg);
+  if (typeof path === 'number') return path;
+  const r = newName(k, t, dirfd, path, true);
   if (typeof r === 'number') return r;
   const ops = opsOf(r);
   if (typeof ops === 'number') return ops;
   return ops.mkdir(r.rel, mode & ~t.umask() & 0o7777);
 }
 
+/** may_mknod(): the type is checked before the name is looked at. */
+function mknodType(mode: number): number {
+  const type = mode & S_IFMT;
+  switch (type) {
+    case 0: return S_IFREG;
+    case S_IFREG: case S_IFCHR: case S_IFBLK: case S_IFIFO: case S_IFSOCK: return type;
+    case S_IFDIR: return -E.EPERM;
+    default: return -E.EINVAL;
+  }
+}
+
 function mknod(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, mode: number, dev: number): SyscallReturn {
-  let type = mode & S_IFMT;
-  if (type === 0) type = S_IFREG;
-  if (type === S_IFCHR || type === S_IFBLK) return -E.EPERM; // no device nodes in a sandbox
-  if (type !== S_IFREG && type !== S_IFIFO && type !== S_IFSOCK) return -E.EINVAL;
-  const r = newName(k, t, trap, dirfd, pathArg);
+  const type = mknodType(mode);
+  if (type < 0) return type;
+  const path = readPath(k, trap, pathArg);
+  if (typeof path === 'number') return path;
+  const r = newName(k, t, dirfd, path, false);
   if (typeof r === 'number') return r;
-  if (r.wantsDirectory) return -E.ENOENT;
   const ops = opsOf(r);
   if (typeof ops === 'number') return ops;
+  // No device nodes in a sandbox: CAP_MKNOD is not the program's.
+  if (type === S_IFCHR || type === S_IFBLK) return -E.EPERM;
   return ops.mknod(r.rel, type | (mode & ~t.umask() & 0o7777), dev);
 }
 
 function unlink(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, flags: number): SyscallReturn {
   if (flags & ~AT_REMOVEDIR) return -E.EINVAL;
-  const removeDir = (flags & AT_REMOVEDIR) !== 0;
   const path = readPath(k, trap, pathArg);
   if (typeof path === 'number') return path;
+  const removeDir = (flags & AT_REMOVEDIR) !== 0;
+  const p = parentOf(k, t, dirfd, path);
+  if (typeof p === 'number') return p;
   if (removeDir) {
-    const parts = splitPath(path);
-    const lastName = parts[parts.length - 1];
-    if (lastName === '.') return -E.EINVAL;
-    if (lastName === '..') return -E.ENOTEMPTY;
+    if (p.lastKind === LastKind.DotDot) return -E.ENOTEMPTY;
+    if (p.lastKind === LastKind.Dot) return -E.EINVAL;
+    if (p.lastKind === LastKind.Root) return -E.EBUSY;
+  } else if (p.lastKind !== LastKind.Normal) {
+    return -E.EISDIR;
   }
-  const r = existing(resolveString(k, t, dirfd, path, false));
-  if (typeof r === 'number') return r;
-  if (r.rel.length === 0) return -E.EBUSY; // a mount point
-  if (!removeDir && r.wantsDirectory) return r.kind === FileKind.Directory ? -E.EISDIR : -E.ENOTDIR;
-  const ops = opsOf(r);
+  const child = lookupChild(k.mounts, t, p);
+  if (typeof child === 'number') return child;
+  if (child.kind === FileKind.Missing) return -E.ENOENT;
+  if (removeDir) {
+    if (child.kind !== FileKind.Directory) return -E.ENOTDIR;
+  } else {
+    if (child.kind === FileKind.Directory) return -E.EISDIR;
+    if (p.trailingSlash) return -E.ENOTDIR;
+  }
+  if (child.rel.length === 0) return -E.EBUSY; // a mount point
+  const ops = opsOf(child);
   if (typeof ops === 'number') return ops;
-  return ops.unlink(r.rel, removeDir);
+  return ops.unlink(child.rel, removeDir);
 }
 
 function rename(k: Kernel, t: Task, trap: Trap, oldDirfd: number, oldArg: number, newDirfd: number, newArg: number, flags: number): SyscallReturn {
   if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) return -E.EINVAL;
   if ((flags & RENAME_EXCHANGE) && (flags & (RENAME_NOREPLACE | RENAME_WHITEOUT))) return -E.EINVAL;
-  const from = existing(resolveArg(k, t, trap, oldDirfd, oldArg, false));
+  // A bad name surfaces when Linux first uses it: the old one is walked
+  // before the new one is even looked at.
+  const oldPath = readPath(k, trap, oldArg);
+  if (typeof oldPath === 'number') return oldPath;
+  const from = parentOf(k, t, oldDirfd, oldPath);
   if (typeof from === 'number') return from;
-  const to = resolveArg(k, t, trap, newDirfd, newArg, false);
+  const newPath = readPath(k, trap, newArg);
+  if (typeof newPath === 'number') return newPath;
+  const to = parentOf(k, t, newDirfd, newPath);
   if (typeof to === 'number') return to;
-  if (from.mount !== to.mount) return -E.EXDEV;
-  if (from.rel.length === 0 || to.rel.length === 0) return -E.EBUSY;
-  const ops = opsOf(from);
+  if (from.parent.mount !== to.parent.mount) return -E.EXDEV;
+  if (from.lastKind !== LastKind.Normal) return -E.EBUSY;
+  if (to.lastKind !== LastKind.Normal) return flags & RENAME_NOREPLACE ? -E.EEXIST : -E.EBUSY;
+  // Both names are looked up before either's trailing slash is judged.
+  const source = lookupChild(k.mounts, t, from);
+  if (typeof source === 'number') return source;
+  if (source.kind === FileKind.Missing) return -E.ENOENT;
+  const target = lookupChild(k.mounts, t, to);
+  if (typeof target === 'number') return target;
+  if ((flags & RENAME_NOREPLACE) && target.kind !== FileKind.Missing) return -E.EEXIST;
+  if (flags & RENAME_EXCHANGE) {
+    if (target.kind === FileKind.Missing) return -E.ENOENT;
+    if (target.kind !== FileKind.Directory && to.trailingSlash) return -E.ENOTDIR;
+  }
+  if (source.kind !== FileKind.Directory) {
+    if (from.trailingSlash) return -E.ENOTDIR;
+    if (!(flags & RENAME_EXCHANGE) && to.trailingSlash) return -E.ENOTDIR;
+  }
+  if (source.rel.length === 0 || target.rel.length === 0) return -E.EBUSY;
+  const ops = opsOf(source);
   if (typeof ops === 'number') return ops;
-  return ops.rename(from.rel, to.rel, flags);
+  return ops.rename(source.rel, target.rel, flags);
 }
 
 function link(k: Kernel, t: Task, trap: Trap, oldDirfd: number, oldArg: number, newDirfd: number, newArg: number, flags: number): SyscallReturn {
   if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) return -E.EINVAL;
-  const from = existing(resolveArg(k, t, trap, oldDirfd, oldArg, (flags & AT_SYMLINK_FOLLOW) !== 0));
+  const oldPath = readPath(k, trap, oldArg);
+  if (typeof oldPath === 'number') return oldPath;
+  const from = existing(resolveString(k, t, oldDirfd, oldPath, (flags & AT_SYMLINK_FOLLOW) !== 0));
   if (typeof from === 'number') return from;
-  if (from.kind === FileKind.Directory) return -E.EPERM;
-  const to = newName(k, t, trap, newDirfd, newArg);
+  const newPath = readPath(k, trap, newArg);
+  if (typeof newPath === 'number') return newPath;
+  const to = newName(k, t, newDirfd, newPath, false);
   if (typeof to === 'number') return to;
   if (from.mount !== to.mount) return -E.EXDEV;
   const ops = opsOf(to);
   if (typeof ops === 'number') return ops;
+  if (from.kind === FileKind.Directory) return -E.EPERM;
   return ops.link(from.rel, to.rel);
 }
 
@@ -102,7 +169,9 @@ function symlink(k: Kernel, t: Task, trap: Trap, targetArg: number, newDirfd: nu
   const target = readPath(k, trap, targetArg);
   if (typeof target === 'number') return target;
   if (target.length === 0) return -E.ENOENT;
-  const r = newName(k, t, trap, newDirfd, newArg);
+  const newPath = readPath(k, trap, newArg);
+  if (typeof newPath === 'number') return newPath;
+  const r = newName(k, t, newDirfd, newPath, false);
   if (typeof r === 'number') return r;
   const ops = opsOf(r);
   if (typeof ops === 'number') return ops;

@@ -15,6 +15,12 @@ export interface Mount {
 export class MountTable {
   private readonly byPoint = new Map<string, Mount>();
   private readonly ordered: Mount[] = [];
+  /** The deepest mount point's depth: no deeper path needs a lookup. */
+  private maxDepth = 0;
+
+  get deepest(): number {
+    return this.maxDepth;
+  }
 
   constructor(root: Mount) {
     if (root.point.length !== 0) throw new Error('the root mount must be at /');
@@ -26,6 +32,7 @@ export class MountTable {
     if (this.byPoint.has(key)) throw new Error(`${key} is already a mount point`);
     this.byPoint.set(key, mount);
     this.ordered.push(mount);
+    this.maxDepth = Math.max(this.maxDepth, mount.point.length);
   }
 
   /** The mount whose root is exactly at these components, if any. */
@@ -36,7 +43,7 @@ export class MountTable {
 
   /** The innermost mount containing a path. */
   mountContaining(components: readonly string[]): Mount {
-    for (let depth = components.length; depth > 0; depth--) {
+    for (let depth = Math.min(components.length, this.maxDepth); depth > 0; depth--) {
       const m = this.byPoint.get(joinAbsolute(components.slice(0, depth)));
       if (m) return m;
     }
@@ -46,7 +53,7 @@ export class MountTable {
   /** True if `name` inside the directory `components` is a mount point: a
    * batched walk must stop before it. */
   hasMountBelow(components: readonly string[], name: string): boolean {
-    if (this.ordered.length === 1) return false;
+    if (components.length + 1 > this.maxDepth) return false;
     return this.byPoint.has(joinAbsolute([...components, name]));
   }
 

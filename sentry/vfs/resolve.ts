@@ -94,15 +94,23 @@ export function resolvePath(
       last = AT_DIRECTORY;
       continue;
     }
-    // Batch the run of plain names that stays inside this mount.
+    // Batch the run of plain names that stays inside this mount, and inside
+    // what one filesystem request can name (a path of PATH_MAX - 1 bytes: a
+    // longer walk goes on in the next round, from where this one stopped).
+    const relBase = stack.slice(mount.point.length);
+    let joined = relBase.reduce((n, c) => n + c.length + 1, 0);
     const batch: string[] = [];
     for (let i = pending.length - 1; i >= 0; i--) {
       const n = pending[i]!;
       if (n === '.' || n === '..' || n.length > NAME_MAX) break;
-      if (batch.length > 0 && mounts.hasMountBelow([...stack, ...batch], n)) break;
+      const depth = stack.length + batch.length;
+      if (batch.length > 0 && depth < mounts.deepest && mounts.hasMountBelow([...stack, ...batch], n)) break;
+      if (joined + n.length + 1 > PATH_MAX) break;
+      joined += n.length + 1;
       batch.push(n);
     }
-    const relBase = stack.slice(mount.point.length);
+    // Only a directory deeper than PATH_MAX bytes from its mount's root gets here.
+    if (batch.length === 0) return -E.ENAMETOOLONG;
     const walked = mount.fs.walk(task, [...relBase, ...batch]);
     const foundInBatch = walked.found - relBase.length;
     if (foundInBatch < 0) return walked.errno ? -walked.errno : -E.ENOENT; // the base itself vanished
@@ -166,4 +174,53 @@ export function resolvePath(
     ...(last.statx ? { statx: last.statx } : {}),
   };
   return result;
+}
+
+/** What the last component of a path is, as Linux's path walk classifies it. */
+export enum LastKind {
+  Normal,
+  Dot,
+  DotDot,
+  /** The path names the root itself ("/", "//"). */
+  Root,
+}
+
+export interface ParentResolved {
+  /** The directory holding the last component. */
+  readonly parent: Resolved;
+  /** The last component (a plain name when kind is Normal). */
+  readonly last: string;
+  readonly lastKind: LastKind;
+  /** The path ended in "/" after its last component. */
+  readonly trailingSlash: boolean;
+}
+
+/**
+ * The parent directory of a path and its last component, not looked up:
+ * Linux's filename_parentat(), which every call that creates, removes or
+ * renames a name starts with. Errors of the walk to the parent come first;
+ * what the last component is decides the rest.
+ */
+export function resolveParent(
+  mounts: MountTable, task: Task, start: readonly string[], path: string,
+): ParentResolved | number {
+  if (path.length === 0) return -E.ENOENT;
+  if (path.length >= PATH_MAX) return -E.ENAMETOOLONG;
+  let end = path.length;
+  while (end > 0 && path.charCodeAt(end - 1) === 0x2f) end--;
+  const trailingSlash = end < path.length;
+  const slash = path.lastIndexOf('/', end - 1);
+  const last = end === 0 ? '' : path.slice(slash + 1, end);
+  const dirPart = end === 0 ? '/' : slash < 0 ? '.' : slash === 0 ? '/' : path.slice(0, slash);
+  const parent = resolvePath(mounts, task, start, dirPart, { followFinal: true });
+  if (typeof parent === 'number') return parent;
+  if (parent.kind !== FileKind.Directory) return parent.kind === FileKind.Missing ? -E.ENOENT : -E.ENOTDIR;
+  const lastKind = end === 0 ? LastKind.Root : last === '.' ? LastKind.Dot : last === '..' ? LastKind.DotDot : LastKind.Normal;
+  // A last name that is too long is found when it is looked up (lookupChild).
+  return { parent, last, lastKind, trailingSlash };
+}
+
+/** Looks a plain name up in a resolved directory, never following it. */
+export function lookupChild(mounts: MountTable, task: Task, p: ParentResolved): Resolved | number {
+  return resolvePath(mounts, task, p.parent.abs, p.last, { followFinal: false });
 }
