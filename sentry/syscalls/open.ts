@@ -74,10 +74,8 @@ function openPath(
     if (r.kind === FileKind.Symlink) return -E.ELOOP;
     if ((flags & O_DIRECTORY) && (flags & O_TMPFILE_BIT) === 0 && r.kind !== FileKind.Directory) return -E.ENOTDIR;
     const writes = (flags & O_ACCMODE) !== O_RDONLY || (flags & O_TRUNC) !== 0;
-    if (r.kind === FileKind.Directory && (flags & O_TMPFILE_BIT) === 0 && (writes || creating) && !(flags & O_PATH)) {
-      return -E.EISDIR;
-    }
-    if (r.mount.readOnly && writes && !(flags & O_PATH)) return -E.EROFS;
+    if (r.kind === FileKind.Directory && (flags & O_TMPFILE_BIT) === 0 && (writes || creating)) return -E.EISDIR;
+    if (r.mount.readOnly && writes) return -E.EROFS;
     hostFd = r.mount.fs.open(t, r.rel, flags & ~(O_CREAT | O_EXCL), mode);
   }
   return install(trap, hostFd, flags);
