@@ -18,7 +18,7 @@ import { MountTable } from '../sentry/vfs/mounts.js';
 import { resolvePath } from '../sentry/vfs/resolve.js';
 import { FileKind } from '../sentry/vfs/filesystem.js';
 import { Task, ThreadGroup } from '../sentry/kernel/task.js';
-import { O_NOFOLLOW, O_PATH, RESOLVE_IN_ROOT, STATX_SIZE } from '../sentry/abi/linux.js';
+import { E, O_NOFOLLOW, O_PATH, RESOLVE_IN_ROOT, STATX_SIZE } from '../sentry/abi/linux.js';
 
 const GOFER_MAIN = path.resolve(__dirname, '..', 'dist', 'gofer', 'main.js');
 const NAMES = ['a', 'b', 'c', 'l1', 'l2'];
@@ -87,7 +87,12 @@ function clearTree(): void {
 function kernelResolve(p: string, follow: boolean): bigint | number {
   const rootFd = fs.openSync(treeRoot, 'r');
   try {
-    const fd = native.openat2(rootFd, p, O_PATH | (follow ? 0 : O_NOFOLLOW), 0, RESOLVE_IN_ROOT);
+    // Scoped lookups through ".." answer EAGAIN when any rename or mount on the
+    // machine raced them (openat2(2)): ask again, as the man page says to.
+    let fd = -E.EAGAIN;
+    for (let tries = 0; fd === -E.EAGAIN && tries < 100; tries++) {
+      fd = native.openat2(rootFd, p, O_PATH | (follow ? 0 : O_NOFOLLOW), 0, RESOLVE_IN_ROOT);
+    }
     if (fd < 0) return fd;
     const buf = new Uint8Array(STATX_SIZE);
     native.statxRaw(fd, 0, 0x7ff, buf);
