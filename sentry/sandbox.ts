@@ -60,20 +60,23 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   fs.writeFileSync(path.join(state, 'owner'), String(process.pid));
   const merged = path.join(state, 'merged');
   const [goferSentrySide, goferSide] = socketPair();
+  const [readySentrySide, readyGoferSide] = socketPair();
   const [controlSentrySide, controlLauncherSide] = socketPair();
 
   const ttyArgs = stdioTerminals().flatMap((t) => ['--tty', t]);
   const gofer = spawn(LAUNCHER_PATH, [
-    'gofer', '--lower', opts.rootfs, '--state', state, ...ttyArgs, '--',
+    'gofer', '--lower', opts.rootfs, '--state', state, '--ready-fd', '4', ...ttyArgs, '--',
     process.execPath, GOFER_MAIN, '--root', merged, '--sock-fd', '3',
-  ], { stdio: ['ignore', 'inherit', 'inherit', goferSide] });
+  ], { stdio: ['ignore', 'inherit', 'inherit', goferSide, readyGoferSide] });
   native.close(goferSide);
+  native.close(readyGoferSide);
 
   const filter = buildFilter(SYSCALLS, { trapAction: SECCOMP_RET_USER_NOTIF, strict: opts.strict });
   const workerData: SentryWorkerData = {
     controlFd: controlSentrySide,
     goferRoot: merged,
     goferFd: goferSentrySide,
+    goferReadyFd: readySentrySide,
     filter: new Uint8Array(filter),
     strace: opts.strace,
     withInit: opts.withInit,

@@ -26,6 +26,8 @@ export interface SentryWorkerData {
   /** Where the sandbox root is mounted in the gofer's namespace. */
   readonly goferRoot: string;
   readonly goferFd: number;
+  /** Readable once the sandbox root is mounted (the gofer may still be booting). */
+  readonly goferReadyFd: number;
   readonly filter: Uint8Array;
   readonly strace: boolean;
   /** pid 1 is a tsvisor init and the program pid 2 (tsvisor do), or the program is pid 1 (OCI). */
@@ -46,8 +48,11 @@ function post(m: SentryMessage): void {
 function main(data: SentryWorkerData): void {
   const log = makeLogger('sentry');
   const gofer = new GoferClient(data.goferFd);
-  const root = gofer.walk([]);
-  if (root.errno !== 0) throw new Error(`the gofer cannot see the sandbox root: errno ${root.errno}`);
+  // The sandbox may start as soon as its root is mounted; requests to the
+  // gofer queue on its socket while its Node boots.
+  const ready = native.recvMsg(data.goferReadyFd, new Uint8Array(1), new Int32Array(1));
+  native.close(data.goferReadyFd);
+  if (ready !== 1) throw new Error('the sandbox root could not be mounted (see the launcher message above)');
   post({ type: 'gofer-ready' });
 
   const sandbox = takeOverSandbox(data.controlFd, data.filter, data.withInit);

@@ -119,6 +119,7 @@ static void make_sys(const char *merged) {
 
 int gofer_root_main(int argc, char **argv) {
   const char *lower = NULL, *state = NULL;
+  int ready_fd = -1;
   char *ttys[3];
   int nttys = 0;
   int i = 1;
@@ -127,13 +128,14 @@ int gofer_root_main(int argc, char **argv) {
     if (i + 1 >= argc) die("option %s needs a value", argv[i]);
     if (strcmp(argv[i], "--lower") == 0) lower = argv[++i];
     else if (strcmp(argv[i], "--state") == 0) state = argv[++i];
+    else if (strcmp(argv[i], "--ready-fd") == 0) ready_fd = atoi(argv[++i]);
     else if (strcmp(argv[i], "--tty") == 0) {
       if (nttys == 3) die("at most three --tty");
       ttys[nttys++] = argv[++i];
     }
     else die("unknown option %s", argv[i]);
   }
-  if (!lower || !state || i >= argc) die("usage: gofer --lower DIR --state DIR [--tty /dev/pts/N]... -- CMD...");
+  if (!lower || !state || i >= argc) die("usage: gofer --lower DIR --state DIR [--ready-fd N] [--tty /dev/pts/N]... -- CMD...");
 
   die_with_parent();
   if (unshare(CLONE_NEWNS) < 0) die_errno("unshare(CLONE_NEWNS)");
@@ -168,6 +170,11 @@ int gofer_root_main(int argc, char **argv) {
   join(tmp, sizeof tmp, merged, "proc");
   mkdir_p(tmp, 0555);
 
+  /* The tree is ready: the sandbox may start while the gofer itself boots. */
+  if (ready_fd >= 0) {
+    if (write(ready_fd, "r", 1) != 1) die_errno("signal readiness");
+    close(ready_fd);
+  }
   execvp(argv[i], argv + i);
   die_errno("exec %s", argv[i]);
 }

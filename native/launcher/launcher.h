@@ -1,10 +1,11 @@
 /* tsvisor-launcher: the small C program that sets up each sandbox's host-side
  * jail. It holds no policy: the TypeScript side decides, the launcher does.
  *
- *   tsvisor-launcher gofer --lower DIR --state DIR [--tty /dev/pts/N]... -- CMD...
+ *   tsvisor-launcher gofer --lower DIR --state DIR [--ready-fd N] [--tty /dev/pts/N]... -- CMD...
  *       new mount namespace with the sandbox root (overlay of DIR under a
  *       tmpfs upper, tmpfs /tmp, a minimal /dev) at STATE/merged; then execs
- *       the gofer (CMD), which serves that tree.
+ *       the gofer (CMD), which serves that tree. With --ready-fd, one byte
+ *       is written there once the tree is mounted, before the exec.
  *   tsvisor-launcher app --mntns-of PID --root DIR [--cwd DIR] [--net none|host] [--init yes|no]
  *                        [--hostname NAME] -- CMD...
  *       joins PID's mount namespace, forks the sandbox's first process into
