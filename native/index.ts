@@ -13,6 +13,7 @@ export interface NativeAddon {
   notifAddFd(listenerFd: number, idLo: number, idHi: number, srcFd: number, newFd: number, newFdFlags: number, flags: number): number;
   notifIdValid(listenerFd: number, idLo: number, idHi: number): number;
   eventfd(): number;
+  fdReadable(fd: number): number;
   eventfdSignal(fd: number): number;
   // task memory (memory.cc)
   readMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number;

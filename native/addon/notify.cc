@@ -126,6 +126,15 @@ Napi::Value IdValid(const Napi::CallbackInfo& info) {
   return Ret(info.Env(), 0);
 }
 
+// fdReadable(fd) -> 1 if poll says readable now, 0 if not, or -errno.
+// On a pidfd, readable means the process has exited.
+Napi::Value FdReadable(const Napi::CallbackInfo& info) {
+  struct pollfd p = {ArgInt(info, 0), POLLIN, 0};
+  int n = poll(&p, 1, 0);
+  if (n < 0) return Err(info.Env());
+  return Ret(info.Env(), (p.revents & (POLLIN | POLLHUP)) ? 1 : 0);
+}
+
 // eventfd(): a wake-up channel for the notification loop.
 Napi::Value EventFd(const Napi::CallbackInfo& info) {
   int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -148,6 +157,7 @@ void InitNotify(Napi::Env env, Napi::Object e) {
   e.Set("notifAddFd", Napi::Function::New(env, AddFd));
   e.Set("notifIdValid", Napi::Function::New(env, IdValid));
   e.Set("eventfd", Napi::Function::New(env, EventFd));
+  e.Set("fdReadable", Napi::Function::New(env, FdReadable));
   e.Set("eventfdSignal", Napi::Function::New(env, EventFdSignal));
 }
 

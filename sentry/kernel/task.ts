@@ -44,9 +44,31 @@ export class ThreadGroup {
     return this.pidfdCache;
   }
 
+  /** A pidfd of the parent, to learn cheaply (one poll) whether it is gone. */
+  private parentPidfd = -1;
+
+  /**
+   * True while the parent the sentry knows is alive. A parent can die without
+   * trapping (SIGKILL); then its children were reparented and must be re-read.
+   */
+  parentStillAlive(): boolean {
+    if (this.parentPidfd < 0) {
+      this.parentPidfd = native.pidfdOpen(this.hostParentTgid, 0);
+      if (this.parentPidfd < 0) return false;
+    }
+    return native.fdReadable(this.parentPidfd) === 0;
+  }
+
+  /** Forgets the parent's pidfd (after a reparenting). */
+  parentChanged(): void {
+    if (this.parentPidfd >= 0) native.close(this.parentPidfd);
+    this.parentPidfd = -1;
+  }
+
   release(): void {
     if (this.pidfdCache >= 0) native.close(this.pidfdCache);
     this.pidfdCache = -1;
+    this.parentChanged();
   }
 }
 
@@ -176,6 +198,7 @@ export class TaskTable {
     if (!st) return;
     const hostParent = Number(st.get('PPid'));
     group.hostParentTgid = hostParent;
+    group.parentChanged();
     const parent = this.groups.get(hostParent);
     group.nsParentTgid = parent ? parent.nsTgid : nsParentFromHost(hostParent);
   }

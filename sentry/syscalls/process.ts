@@ -87,7 +87,12 @@ export const processHandlers: HandlerTable = {
   tgkill: () => CONTINUE,
   rt_sigqueueinfo: () => CONTINUE,
   rt_tgsigqueueinfo: () => CONTINUE,
-  getppid: (_k, t) => t.group.nsParentTgid,
+  getppid: (k, t) => {
+    // Cached, and checked with one poll of the parent's pidfd: a parent
+    // killed outright never trapped its exit, and its children moved to init.
+    if (!t.group.parentStillAlive()) k.tasks.refreshParent(t.group);
+    return t.group.nsParentTgid;
+  },
   prctl,
   fcntl: () => CONTINUE,
   // A program may add filters of its own; the kernel refuses it a second
