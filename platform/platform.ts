@@ -20,6 +20,13 @@ export interface Trap {
   argLo(i: number): number;
   argHi(i: number): number;
 
+  /**
+   * True while the task still waits in this syscall. Checked before writing
+   * into its memory: a task that died meanwhile may have had its pid reused
+   * by another process, whose memory must never be written.
+   */
+  stillWaiting(): boolean;
+
   /** Answer with a return value. */
   replyValue(value: number): void;
   /** Fail the syscall with a positive errno. */

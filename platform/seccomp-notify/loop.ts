@@ -65,6 +65,9 @@ class NotifTrap implements Trap {
     const hi = this.words[W_ARGS + 2 * i + 1]!;
     return hi > MAX_SAFE_HI ? -1 : hi * TWO_32 + this.words[W_ARGS + 2 * i]!;
   }
+  stillWaiting(): boolean {
+    return native.notifIdValid(this.listener, this.words[W_ID_LO]!, this.words[W_ID_HI]!) === 0;
+  }
   private send(value: number, errno: number, flags: number): void {
     this.replied = true;
     // ENOENT: the task died meanwhile; nothing is waiting for the answer.

@@ -25,10 +25,20 @@ export function readString(k: Kernel, trap: Trap, argIndex: number, max: number)
 
 /** Copies bytes into the task at addr; 0 or -EFAULT. */
 export function copyOut(k: Kernel, trap: Trap, addr: number, buf: Uint8Array, len: number): number {
+  return copyOutAt(k, trap, addr, buf, 0, len) === len ? 0 : -E.EFAULT;
+}
+
+/**
+ * The one way the sentry writes task memory: only while the task still
+ * waits in its syscall (its pid cannot have been reused). Returns the bytes
+ * written (short at an unmapped page), or -EFAULT.
+ */
+export function copyOutAt(k: Kernel, trap: Trap, addr: number, buf: Uint8Array, off: number, len: number): number {
   if (len === 0) return 0;
   if (addr <= 0) return -E.EFAULT;
-  const n = k.memory.write(trap.tid, addr, buf, 0, len);
-  return n === len ? 0 : -E.EFAULT;
+  if (!trap.stillWaiting()) return -E.ESRCH;
+  const n = k.memory.write(trap.tid, addr, buf, off, len);
+  return n < 0 ? -E.EFAULT : n;
 }
 
 /** Copies bytes from the task into buf; 0 or -EFAULT. */

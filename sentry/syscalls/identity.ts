@@ -7,7 +7,7 @@ import type { Trap } from '../../platform/platform.js';
 import { E, UTSNAME_FIELD } from '../abi/linux.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { Task } from '../kernel/task.js';
-import { copyIn, copyOut } from './args.js';
+import { copyIn, copyOut, copyOutAt } from './args.js';
 import { CONTINUE, type HandlerTable, type SyscallReturn } from './types.js';
 
 const ids = new Uint8Array(12);
@@ -139,7 +139,7 @@ function getrandom(k: Kernel, _t: Task, trap: Trap): SyscallReturn {
   while (done < len) {
     const n = Math.min(randomChunk.length, len - done);
     crypto.randomFillSync(randomChunk, 0, n);
-    const w = k.memory.write(trap.tid, addr + done, randomChunk, 0, n);
+    const w = copyOutAt(k, trap, addr + done, randomChunk, 0, n);
     if (w <= 0) return done > 0 ? done : -E.EFAULT;
     done += w;
     if (w < n) break;
