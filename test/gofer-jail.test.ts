@@ -7,11 +7,12 @@
 //    cannot install it does not serve;
 //  - `tsvisor do` still works, with its gofer jailed.
 // Build first (npx tsc -p tsconfig.json): the gofer and the CLI run from dist/.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { call, errnos, FilterProbe, type ProbeRun } from './helpers/filter-probe.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GoferClient, GoferDiedError } from '../gofer/client.js';
 import { buildGoferFilter, GOFER_ALLOWED, GOFER_DENIED_ERRNO, goferPolicy } from '../gofer/jail.js';
@@ -176,15 +177,7 @@ describe('a real gofer, jailed', () => {
     expect(fs.existsSync(path.join(root, 'dir', 'newdir'))).toBe(false);
   });
 
-  it('rename: plain (glibc makes it renameat), NOREPLACE and EXCHANGE (renameat2)', () => {
-    fs.writeFileSync(path.join(root, 'dir', 'one'), 'one');
-    fs.writeFileSync(path.join(root, 'dir', 'two'), 'two');
-    expect(client.rename(['dir', 'one'], ['dir', 'sub', 'moved'], 0)).toBe(0);
-    expect(fs.readFileSync(path.join(root, 'dir', 'sub', 'moved'), 'latin1')).toBe('one');
-    expect(client.rename(['dir', 'sub', 'moved'], ['dir', 'two'], RENAME_NOREPLACE)).toBe(-E.EEXIST);
-    expect(client.rename(['dir', 'sub', 'moved'], ['dir', 'two'], RENAME_EXCHANGE)).toBe(0);
-    expect(fs.readFileSync(path.join(root, 'dir', 'two'), 'latin1')).toBe('one');
-  });
+  // rename, NOREPLACE and EXCHANGE: test/gofer.test.ts, whose gofer is jailed the same way.
 
   it('symlink, readlink and link', () => {
     expect(client.symlink('/etc/shadow', ['dir', 'sl'])).toBe(0);
@@ -328,60 +321,11 @@ describe('the gofer policy', () => {
 // The same program on the real kernel, in test/helpers/filter-probe.c.
 
 describe('the gofer filter in filter-probe', () => {
-  let probePath = '';
-  let runCounter = 0;
-
+  let runner: FilterProbe;
   beforeAll(() => {
-    probePath = path.join(workDir, 'filter-probe');
-    execFileSync('gcc', ['-O2', '-Wall', '-Werror', '-o', probePath, path.join(HERE, 'helpers', 'filter-probe.c')]);
+    runner = new FilterProbe(workDir);
   });
-
-  interface CallResult {
-    readonly ret: number;
-    readonly errno: number;
-  }
-  interface ProbeRun {
-    readonly isolated: boolean;
-    readonly completed: boolean;
-    readonly results: readonly CallResult[];
-    readonly status: number | null;
-    readonly signal: NodeJS.Signals | null;
-  }
-
-  /** Runs the calls under the filter (null: unfiltered); see filter-probe.c for the call syntax. */
-  function probe(filter: Buffer | null, calls: readonly string[]): ProbeRun {
-    const id = runCounter++;
-    const outputPath = path.join(workDir, `probe-out-${id}`);
-    let filterArg = '-';
-    if (filter) {
-      filterArg = path.join(workDir, `gofer-filter-${id}.bpf`);
-      fs.writeFileSync(filterArg, filter);
-    }
-    const child = spawnSync(probePath, [outputPath, filterArg, ...calls], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
-    if (child.status === 2) throw new Error(`filter-probe failed: ${child.stderr.toString()}`);
-    const lines = fs.readFileSync(outputPath, 'utf8').replace(/\0+$/, '').split('\n').filter((line) => line !== '');
-    const results = lines.filter((line) => line.startsWith('call ')).map((line): CallResult => {
-      const [, , ret, errno] = line.split(' ');
-      return { ret: Number(ret), errno: Number(errno) };
-    });
-    return {
-      isolated: lines[0] === 'isolated 1',
-      completed: lines[lines.length - 1] === 'end',
-      results,
-      status: child.status,
-      signal: child.signal,
-    };
-  }
-
-  function errnos(run: ProbeRun, expectedCalls: number): number[] {
-    expect(run.completed, 'the probe ran every call').toBe(true);
-    expect(run.results).toHaveLength(expectedCalls);
-    return run.results.map((result) => result.errno);
-  }
-
-  function call(nr: number, ...args: (number | string)[]): string {
-    return [nr, ...args].map(String).join(',');
-  }
+  const probe = (filter: Buffer | null, calls: readonly string[]): ProbeRun => runner.run(filter, calls);
 
   it('refuses exec, sockets, mounts, namespaces, tracing, signals to others and the rest with EPERM', () => {
     const AF_UNIX = 1;

@@ -2,12 +2,11 @@
 // and makes the calls; there is no BPF interpreter of our own. Trapped calls are
 // built to return EHWPOISON (133), a marker no call here returns on its own, so
 // they are visible without a supervisor.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
+import { call, errnos, FilterProbe, type ProbeRun } from './helpers/filter-probe.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BPF_ABS,
@@ -29,7 +28,6 @@ import {
 } from '../platform/seccomp-bpf.js';
 import { AUDIT_ARCH_X86_64, MAX_SYSCALL_NR, NR, SYSCALLS, type ArgDenyRule, type SyscallEntry } from '../syscall-tables/index.js';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
 const EPERM = 1;
 const ENOTTY = 25;
 const ENOSYS = 38;
@@ -47,71 +45,20 @@ const I386_GETPID = 20;
 const ALL_ONES = '-1';
 
 let workDir = '';
-let probePath = '';
+let runner: FilterProbe;
 
 beforeAll(() => {
   workDir = mkdtempSync(path.join(os.tmpdir(), 'tsvisor-filter-probe-'));
-  probePath = path.join(workDir, 'filter-probe');
-  execFileSync('gcc', ['-O2', '-Wall', '-Werror', '-o', probePath, path.join(HERE, 'helpers', 'filter-probe.c')]);
+  runner = new FilterProbe(workDir);
 });
 
 afterAll(() => {
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
 
-interface CallResult {
-  readonly nr: number;
-  readonly ret: number;
-  readonly errno: number;
-}
-
-interface ProbeRun {
-  readonly isolated: boolean;
-  readonly completed: boolean;
-  readonly results: readonly CallResult[];
-  readonly signal: NodeJS.Signals | null;
-  readonly status: number | null;
-}
-
-let runCounter = 0;
-
 /** Runs the calls under the filter (null: unfiltered) on the real kernel. */
 function probe(filter: Buffer | null, calls: readonly string[]): ProbeRun {
-  const id = runCounter++;
-  const outputPath = path.join(workDir, `out-${id}`);
-  let filterArg = '-';
-  if (filter) {
-    filterArg = path.join(workDir, `filter-${id}.bpf`);
-    writeFileSync(filterArg, filter);
-  }
-  const child = spawnSync(probePath, [outputPath, filterArg, ...calls], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
-  if (child.status === 2) throw new Error(`filter-probe failed: ${child.stderr.toString()}`);
-  const text = readFileSync(outputPath, 'utf8').replace(/\0+$/, '');
-  const lines = text.split('\n').filter((line) => line !== '');
-  const results = lines
-    .filter((line) => line.startsWith('call '))
-    .map((line): CallResult => {
-      const [, nr, ret, errno] = line.split(' ');
-      return { nr: Number(nr), ret: Number(ret), errno: Number(errno) };
-    });
-  return {
-    isolated: lines[0] === 'isolated 1',
-    completed: lines[lines.length - 1] === 'end',
-    results,
-    signal: child.signal,
-    status: child.status,
-  };
-}
-
-/** The errno each call ended with (0: success), after checking every call ran. */
-function errnos(run: ProbeRun, expectedCalls: number): number[] {
-  expect(run.completed, 'the probe ran every call').toBe(true);
-  expect(run.results).toHaveLength(expectedCalls);
-  return run.results.map((result) => result.errno);
-}
-
-function call(nr: number, ...args: (number | bigint | string)[]): string {
-  return [nr, ...args].map(String).join(',');
+  return runner.run(filter, calls);
 }
 
 const realFilter = (): Buffer => buildFilter(SYSCALLS, TRAP_TO_MARKER);
