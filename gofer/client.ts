@@ -7,7 +7,7 @@
 // decode) throws GoferDiedError: the sentry takes the sandbox down on it,
 // since a file service it cannot trust is no file service (fail closed).
 import { native } from '../native/index.js';
-import { STATX_SIZE } from '../sentry/abi/linux.js';
+import { E, STATX_SIZE } from '../sentry/abi/linux.js';
 import {
   MAX_MESSAGE_BYTES, WireBuffer, decodeResponse, encodeRequest, responseFdCount, type Dirent, type GoferPath,
   type OpName, type RequestArgs, type ResponseResult, type Timespec,
@@ -37,6 +37,13 @@ export interface DirentPage {
   readonly eof: boolean;
 }
 
+/**
+ * A gofer that stops answering must not stall the sentry (every task of the
+ * sandbox waits on it): after this long it is taken for dead, and the
+ * sandbox is killed. Its ops never block, so this is far beyond any real one.
+ */
+const DEFAULT_REPLY_TIMEOUT_MS = 60_000;
+
 /** chown's "leave this id as it is". */
 export const UNCHANGED_ID = 0xffffffff;
 
@@ -54,7 +61,7 @@ export class GoferClient {
   private deadReason: string | undefined;
 
   /** Takes ownership of `sockFd`, the sentry's end of the gofer's socket. */
-  constructor(sockFd: number) {
+  constructor(sockFd: number, private readonly replyTimeoutMs = DEFAULT_REPLY_TIMEOUT_MS) {
     this.sockFd = sockFd;
   }
 
@@ -209,9 +216,10 @@ export class GoferClient {
     if (sent < 0) this.die(`sendmsg failed (errno ${-sent})`);
     if (sent !== length) this.die(`sendmsg sent ${sent} of ${length} bytes`);
 
-    const received = native.recvMsg(this.sockFd, this.rx.bytes, this.fdsIn);
+    const received = native.recvMsg(this.sockFd, this.rx.bytes, this.fdsIn, this.replyTimeoutMs);
     const fdCount = received >= 0 ? this.fdsIn[0]! : 0;
     if (received === 0) this.die('the gofer closed its socket (it exited or was killed)');
+    if (received === -E.ETIMEDOUT) this.die(`no reply to ${op} in ${this.replyTimeoutMs} ms: the gofer hangs`);
     if (received < 0) this.die(`recvmsg failed (errno ${-received})`);
 
     const decoded = decodeResponse(this.rx, received, op);

@@ -22,7 +22,7 @@ export interface NativeAddon {
   // fd passing (fdpass.cc)
   socketpair(seqpacket: boolean): Int32Array | number;
   sendMsg(sock: number, data: Uint8Array, len: number, fds: Int32Array, nfds: number): number;
-  recvMsg(sock: number, buf: Uint8Array, fdsOut: Int32Array): number;
+  recvMsg(sock: number, buf: Uint8Array, fdsOut: Int32Array, timeoutMs?: number): number;
   close(fd: number): number;
   pidfdOpen(pid: number, flags: number): number;
   pidfdGetfd(pidfd: number, targetFd: number): number;

@@ -612,6 +612,18 @@ describe('lifetime', () => {
     doomed.client.close();
   });
 
+  it('a hung gofer (stopped) makes the call throw GoferDiedError after the reply timeout, not hang', async () => {
+    const hung = startGofer(root);
+    const client = new GoferClient(hung.sockFd, 300);
+    expect(client.walk(['dir'])).toMatchObject({ found: 1, errno: 0 });
+    hung.child.kill('SIGSTOP');
+    expect(() => client.walk(['dir'])).toThrow(/no reply to walk in 300 ms/);
+    expect(() => client.walk(['dir'])).toThrow(GoferDiedError);
+    hung.child.kill('SIGKILL');
+    await hung.exited;
+    client.close();
+  });
+
   it('a gofer whose sentry closes the socket exits by itself', async () => {
     const orphan = startGofer(root);
     expect(orphan.client.walk([])).toMatchObject({ errno: 0 });

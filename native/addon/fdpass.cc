@@ -3,6 +3,7 @@
 // over the seccomp listener.
 #include "common.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -63,13 +64,23 @@ Napi::Value SendMsg(const Napi::CallbackInfo& info) {
   }
 }
 
-// recvMsg(sock, buf: Uint8Array, fdsOut: Int32Array) -> bytes or -errno
+// recvMsg(sock, buf: Uint8Array, fdsOut: Int32Array, timeoutMs = -1) -> bytes or -errno
 // fdsOut[0] receives the number of fds, fdsOut[1..] the fds (close-on-exec).
 // A message cut short (MSG_TRUNC/MSG_CTRUNC) is an error: -EMSGSIZE, its fds closed.
+// With timeoutMs >= 0, -ETIMEDOUT when nothing arrives in that time.
 Napi::Value RecvMsg(const Napi::CallbackInfo& info) {
   int sock = ArgInt(info, 0);
   Napi::Uint8Array buf = info[1].As<Napi::Uint8Array>();
   Napi::Int32Array fdsOut = info[2].As<Napi::Int32Array>();
+  int timeoutMs = info.Length() > 3 ? ArgInt(info, 3) : -1;
+  if (timeoutMs >= 0) {
+    struct pollfd p = {sock, POLLIN, 0};
+    int r;
+    do r = poll(&p, 1, timeoutMs);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) return Err(info.Env());
+    if (r == 0) return Ret(info.Env(), -ETIMEDOUT);
+  }
   struct iovec iov = {buf.Data(), buf.ByteLength()};
   struct msghdr msg;
   memset(&msg, 0, sizeof msg);
