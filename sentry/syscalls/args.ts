@@ -71,7 +71,7 @@ export function resolveString(k: Kernel, t: Task, dirfd: number, path: string, f
   if (path.length === 0) return -E.ENOENT;
   const start = k.hostView.startDirectory(t, dirfd, path);
   if (typeof start === 'number') return start;
-  return resolvePath(k.mounts, t, start, path, { followFinal });
+  return resolvePath(k.mounts, t, start, path, { followFinal, root: k.hostView.rootOf(t) });
 }
 
 /**

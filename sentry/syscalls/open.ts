@@ -35,7 +35,7 @@ function openPath(
   if (creating) {
     // Linux walks to the parent first; a last component that is not a plain
     // name ("x/", ".", "..") is then EISDIR whether or not it exists.
-    const p = resolveParent(k.mounts, t, start, path);
+    const p = resolveParent(k.mounts, t, start, path, k.hostView.rootOf(t));
     if (typeof p === 'number') return p;
     // "." and ".." exist: O_EXCL says so first. A plain name with a slash is EISDIR either way.
     if (p.lastKind !== LastKind.Normal) return exclusive ? -E.EEXIST : -E.EISDIR;
@@ -45,7 +45,7 @@ function openPath(
   const follow = (flags & O_NOFOLLOW) === 0 && !exclusive;
   const r = resolvePath(k.mounts, t, start, path, {
     followFinal: follow,
-    ...(scoped ? { root: start, beneath: (resolve & RESOLVE_BENEATH) !== 0 } : {}),
+    ...(scoped ? { root: start, beneath: (resolve & RESOLVE_BENEATH) !== 0 } : { root: k.hostView.rootOf(t) }),
     noSymlinks: (resolve & RESOLVE_NO_SYMLINKS) !== 0,
     noMagicLinks: (resolve & RESOLVE_NO_MAGICLINKS) !== 0,
     noXdev: (resolve & RESOLVE_NO_XDEV) !== 0,
@@ -105,7 +105,8 @@ function openDirect(k: Kernel, t: Task, start: readonly string[], path: string, 
   if (endsInDirectoryForm(path)) return NEEDS_WALK;
   const parts = splitPath(path);
   for (const p of parts) if (p === '.' || p === '..' || p.length > NAME_MAX) return NEEDS_WALK;
-  const abs = path.charCodeAt(0) === 0x2f ? parts : [...start, ...parts];
+  // start is the task's root for an absolute path (see HostView.startDirectory).
+  const abs = [...start, ...parts];
   // One request names at most PATH_MAX - 1 bytes; a longer path is walked in steps.
   if (abs.reduce((n, c) => n + c.length + 1, 0) > PATH_MAX) return NEEDS_WALK;
   const mount = k.mounts.mountContaining(abs);

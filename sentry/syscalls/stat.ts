@@ -129,7 +129,11 @@ function readlink(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number
 function getcwd(k: Kernel, t: Task, trap: Trap): SyscallReturn {
   const cwd = k.hostView.workingDirectory(t);
   if (typeof cwd === 'number') return cwd;
-  const text = Buffer.from(joinAbsolute(cwd) + '\0', 'latin1');
+  // Relative to the task's root; outside a chroot, Linux says so.
+  const root = k.hostView.rootOf(t);
+  const inside = root.every((c, i) => cwd[i] === c);
+  const shown = inside ? joinAbsolute(cwd.slice(root.length)) : '(unreachable)' + joinAbsolute(cwd);
+  const text = Buffer.from(shown + '\0', 'latin1');
   const size = trap.argHi(1) !== 0 ? Infinity : trap.argU32(1); // size_t: -1 is huge
   if (size < text.length) return -E.ERANGE;
   const w = copyOut(k, trap, trap.argPtr(0), text, text.length);
@@ -146,6 +150,21 @@ function chdir(k: Kernel, t: Task, trap: Trap): SyscallReturn {
   if (typeof sx === 'number') return sx;
   const c = t.creds();
   if (!permitted(sx, c.euid, c.egid, c.groups, X_OK)) return -E.EACCES;
+  return CONTINUE;
+}
+
+/** chroot: checked here, carried out by the kernel (which keeps each task's
+ * root for exec and fork); from then on the sentry reads roots back from it. */
+function chroot(k: Kernel, t: Task, trap: Trap): SyscallReturn {
+  const r = existing(resolveArg(k, t, trap, AT_FDCWD, 0, true));
+  if (typeof r === 'number') return r;
+  if (r.kind !== FileKind.Directory) return -E.ENOTDIR;
+  const sx = statxOf(t, r);
+  if (typeof sx === 'number') return sx;
+  const c = t.creds();
+  if (!permitted(sx, c.euid, c.egid, c.groups, X_OK)) return -E.EACCES;
+  if (c.euid !== 0) return -E.EPERM; // CAP_SYS_CHROOT is root's in the sandbox
+  k.hostView.noteChroot();
   return CONTINUE;
 }
 
@@ -169,6 +188,7 @@ export const statHandlers: HandlerTable = {
   readlinkat: (k, t, trap) => readlink(k, t, trap, trap.argI32(0), 1, 2, 3),
   getcwd,
   chdir,
+  chroot,
   fchdir: () => CONTINUE,
   statfs,
 };

@@ -29,7 +29,7 @@ function parentOf(k: Kernel, t: Task, dirfd: number, path: string): ParentResolv
   if (path.length === 0) return -E.ENOENT; // an empty name is refused before dirfd is looked at
   const start = k.hostView.startDirectory(t, dirfd, path);
   if (typeof start === 'number') return start;
-  return resolveParent(k.mounts, t, start, path);
+  return resolveParent(k.mounts, t, start, path, k.hostView.rootOf(t));
 }
 
 /**

@@ -19,6 +19,8 @@ const DELETED = ' (deleted)';
 
 export class HostView {
   private readonly prefix: string;
+  /** No task has chroot'ed yet: every root is the sandbox's, with no need to ask. */
+  private chrootSeen = false;
 
   /** @param goferRoot where the sandbox root is mounted in the gofer's namespace */
   constructor(private readonly goferRoot: string) {
@@ -45,6 +47,18 @@ export class HostView {
     return this.readLink(`/proc/${task.hostTid}/fd/${fd}`);
   }
 
+  /** A task is about to chroot: from now on, roots are read from the kernel. */
+  noteChroot(): void {
+    this.chrootSeen = true;
+  }
+
+  /** The task's root directory (chroot) as absolute components: [] for the sandbox's root. */
+  rootOf(task: Task): readonly string[] {
+    if (!this.chrootSeen) return [];
+    const root = this.readLink(`/proc/${task.hostTid}/root`);
+    return root === null ? [] : splitPath(root);
+  }
+
   /** The task's working directory as absolute components. */
   workingDirectory(task: Task): string[] | number {
     const cwd = this.readLink(`/proc/${task.hostTid}/cwd`);
@@ -60,7 +74,7 @@ export class HostView {
    * there says ENOTDIR, as Linux does.
    */
   startDirectory(task: Task, dirfd: number, path: string): readonly string[] | number {
-    if (path.charCodeAt(0) === 0x2f) return [];
+    if (path.charCodeAt(0) === 0x2f) return this.rootOf(task);
     if (dirfd === AT_FDCWD) return this.workingDirectory(task);
     if (dirfd < 0) return -E.EBADF;
     const target = this.fdTarget(task, dirfd);

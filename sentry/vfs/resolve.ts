@@ -202,7 +202,7 @@ export interface ParentResolved {
  * what the last component is decides the rest.
  */
 export function resolveParent(
-  mounts: MountTable, task: Task, start: readonly string[], path: string,
+  mounts: MountTable, task: Task, start: readonly string[], path: string, root: readonly string[] = [],
 ): ParentResolved | number {
   if (path.length === 0) return -E.ENOENT;
   if (path.length >= PATH_MAX) return -E.ENAMETOOLONG;
@@ -212,7 +212,7 @@ export function resolveParent(
   const slash = path.lastIndexOf('/', end - 1);
   const last = end === 0 ? '' : path.slice(slash + 1, end);
   const dirPart = end === 0 ? '/' : slash < 0 ? '.' : slash === 0 ? '/' : path.slice(0, slash);
-  const parent = resolvePath(mounts, task, start, dirPart, { followFinal: true });
+  const parent = resolvePath(mounts, task, start, dirPart, { followFinal: true, root });
   if (typeof parent === 'number') return parent;
   if (parent.kind !== FileKind.Directory) return parent.kind === FileKind.Missing ? -E.ENOENT : -E.ENOTDIR;
   const lastKind = end === 0 ? LastKind.Root : last === '.' ? LastKind.Dot : last === '..' ? LastKind.DotDot : LastKind.Normal;
