@@ -140,30 +140,30 @@ function getcwd(k: Kernel, t: Task, trap: Trap): SyscallReturn {
   return w < 0 ? w : text.length;
 }
 
-/** chdir: resolved and checked here, then carried out by the host kernel (the
- * same tree), which keeps the working directory that fork and CLONE_FS share. */
-function chdir(k: Kernel, t: Task, trap: Trap): SyscallReturn {
+/** The directory a path names, if the task may enter it (search permission): 0 or -errno. */
+function enterable(k: Kernel, t: Task, trap: Trap): number {
   const r = existing(resolveArg(k, t, trap, AT_FDCWD, 0, true));
   if (typeof r === 'number') return r;
   if (r.kind !== FileKind.Directory) return -E.ENOTDIR;
   const sx = statxOf(t, r);
   if (typeof sx === 'number') return sx;
   const c = t.creds();
-  if (!permitted(sx, c.euid, c.egid, c.groups, X_OK)) return -E.EACCES;
-  return CONTINUE;
+  return permitted(sx, c.euid, c.egid, c.groups, X_OK) ? 0 : -E.EACCES;
+}
+
+/** chdir: resolved and checked here, then carried out by the host kernel (the
+ * same tree), which keeps the working directory that fork and CLONE_FS share. */
+function chdir(k: Kernel, t: Task, trap: Trap): SyscallReturn {
+  const r = enterable(k, t, trap);
+  return r < 0 ? r : CONTINUE;
 }
 
 /** chroot: checked here, carried out by the kernel (which keeps each task's
  * root for exec and fork); from then on the sentry reads roots back from it. */
 function chroot(k: Kernel, t: Task, trap: Trap): SyscallReturn {
-  const r = existing(resolveArg(k, t, trap, AT_FDCWD, 0, true));
-  if (typeof r === 'number') return r;
-  if (r.kind !== FileKind.Directory) return -E.ENOTDIR;
-  const sx = statxOf(t, r);
-  if (typeof sx === 'number') return sx;
-  const c = t.creds();
-  if (!permitted(sx, c.euid, c.egid, c.groups, X_OK)) return -E.EACCES;
-  if (c.euid !== 0) return -E.EPERM; // CAP_SYS_CHROOT is root's in the sandbox
+  const r = enterable(k, t, trap);
+  if (r < 0) return r;
+  if (t.creds().euid !== 0) return -E.EPERM; // CAP_SYS_CHROOT is root's in the sandbox
   k.hostView.noteChroot();
   return CONTINUE;
 }
