@@ -87,9 +87,13 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   let appExited = false;
   let failure: string | null = null;
   let counts: Record<string, number> = {};
+  // Settles with the program's exit status, or null when the sandbox never started.
+  let settleStatus: (status: number | null) => void = () => {};
+  const appStatus = new Promise<number | null>((resolve) => { settleStatus = resolve; });
   const killApp = (why: string): void => {
     failure ??= why;
-    app?.kill('SIGKILL');
+    if (app) app.kill('SIGKILL');
+    else settleStatus(null);
   };
 
   const forward = (sig: NodeJS.Signals) => () => app?.kill(sig);
@@ -108,7 +112,11 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
           '--net', opts.network, '--init', opts.withInit ? 'yes' : 'no', '--', ...opts.argv,
         ], { stdio: ['inherit', 'inherit', 'inherit', controlLauncherSide], env: opts.env });
         native.close(controlLauncherSide);
-        app.on('error', (err) => killApp(`cannot start the launcher: ${err.message}`));
+        app.on('error', (err) => {
+          failure ??= `cannot start the launcher: ${err.message}`;
+          settleStatus(null);
+        });
+        app.on('exit', (code, signal) => settleStatus(exitStatus(code, signal)));
       } else if (m.type === 'fatal') {
         killApp(`sentry: ${m.message}`);
       } else if (m.type === 'done') {
@@ -116,7 +124,10 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
       }
     });
     worker.on('error', (err) => { killApp(`sentry crashed: ${err.message}`); resolve(); });
-    worker.on('exit', () => resolve());
+    worker.on('exit', () => {
+      if (!app) killApp('the sentry ended before the sandbox started');
+      resolve();
+    });
   });
   gofer.on('exit', (code, signal) => {
     if (!appExited) killApp(`the gofer exited (${signal ?? code}): killing the sandbox`);
@@ -124,23 +135,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
 
   let status = 125;
   try {
-    // Wait for the app launcher to be spawned, then for it to exit.
-    await new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (app || failure) {
-          clearInterval(poll);
-          resolve();
-        }
-      }, 2);
-    });
-    if (app) {
-      const launcher: ChildProcess = app;
-      status = await new Promise<number>((resolve) => {
-        if (launcher.exitCode !== null || launcher.signalCode !== null) {
-          resolve(exitStatus(launcher.exitCode, launcher.signalCode));
-        } else launcher.on('exit', (code, signal) => resolve(exitStatus(code, signal)));
-      });
-    }
+    status = (await appStatus) ?? 125;
     appExited = true;
     // With its last task gone the listener hangs up and the sentry loop ends.
     const settled = await Promise.race([workerDone.then(() => true), delay(5000).then(() => false)]);
