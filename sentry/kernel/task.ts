@@ -97,6 +97,11 @@ export class Task {
     const m = status?.get('Umask');
     return m ? parseInt(m, 8) : 0o022;
   }
+
+  /** The permission bits a file this task creates gets: mode less the umask. */
+  creationMode(mode: number): number {
+    return mode & ~this.umask() & 0o7777;
+  }
 }
 
 /** Fields of /proc/<tid>/status, or null if the task is gone. */

@@ -6,7 +6,7 @@ import type { Trap } from '../../platform/platform.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { Task } from '../kernel/task.js';
 import { resolvePath, type Resolved } from '../vfs/resolve.js';
-import { FileKind } from '../vfs/filesystem.js';
+import { FileKind, type MutatingOps } from '../vfs/filesystem.js';
 
 /** A path argument: at most PATH_MAX bytes with its NUL (else ENAMETOOLONG). */
 export function readPath(k: Kernel, trap: Trap, argIndex: number): string | number {
@@ -105,6 +105,13 @@ export function resolveTarget(
   }
   const r = existing(resolveArg(k, t, trap, dirfd, pathArg, followFinal));
   return typeof r === 'number' ? r : { resolved: r };
+}
+
+/** The operations that change the tree an object lies in: EROFS on a
+ * read-only mount, EPERM where the filesystem has none (procfs). */
+export function mutableOps(r: Resolved): MutatingOps | number {
+  if (r.mount.readOnly) return -E.EROFS;
+  return r.mount.fs.ops ?? -E.EPERM;
 }
 
 /** The resolved object must exist. */

@@ -9,7 +9,7 @@ import type { Kernel } from '../kernel/kernel.js';
 import type { Task } from '../kernel/task.js';
 import { FileKind, type MutatingOps } from '../vfs/filesystem.js';
 import type { Resolved } from '../vfs/resolve.js';
-import { copyIn, existing, resolveArg, resolveTarget } from './args.js';
+import { copyIn, existing, mutableOps, resolveArg, resolveTarget } from './args.js';
 import { withTaskFd } from './fdutil.js';
 import type { HandlerTable, SyscallReturn } from './types.js';
 
@@ -17,12 +17,15 @@ const UTIME_NOW = (1 << 30) - 1;
 const UTIME_OMIT = (1 << 30) - 2;
 const timesBuf = new Uint8Array(32);
 
+/** An existing object by path, with the operations that may change it. */
 function target(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, follow: boolean): { r: Resolved; ops: MutatingOps } | number {
   const r = existing(resolveArg(k, t, trap, dirfd, pathArg, follow));
-  if (typeof r === 'number') return r;
-  if (r.mount.readOnly) return -E.EROFS;
-  if (!r.mount.fs.ops) return -E.EPERM;
-  return { r, ops: r.mount.fs.ops };
+  return typeof r === 'number' ? r : withOps(r);
+}
+
+function withOps(r: Resolved): { r: Resolved; ops: MutatingOps } | number {
+  const ops = mutableOps(r);
+  return typeof ops === 'number' ? ops : { r, ops };
 }
 
 function errnoOf(err: unknown): number {
@@ -46,11 +49,7 @@ function onFd(t: Task, fd: number, op: (hostFd: number) => void): number {
 function changeTarget(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, flags: number): { fd: number } | { r: Resolved; ops: MutatingOps } | number {
   const target = resolveTarget(k, t, trap, dirfd, pathArg, flags, (flags & AT_SYMLINK_NOFOLLOW) === 0);
   if (typeof target === 'number') return target;
-  if (target.fd !== undefined) return { fd: target.fd };
-  const r = target.resolved;
-  if (r.mount.readOnly) return -E.EROFS;
-  if (!r.mount.fs.ops) return -E.EPERM;
-  return { r, ops: r.mount.fs.ops };
+  return target.fd !== undefined ? { fd: target.fd } : withOps(target.resolved);
 }
 
 function chmod(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, mode: number, flags: number): SyscallReturn {

@@ -64,7 +64,7 @@ function openPath(
     if (!creating) return -E.ENOENT;
     if (r.wantsDirectory) return -E.EISDIR;
     if (r.mount.readOnly) return -E.EROFS;
-    hostFd = r.mount.fs.open(t, r.rel, flags, mode & ~t.umask() & 0o7777);
+    hostFd = r.mount.fs.open(t, r.rel, flags, t.creationMode(mode));
   } else if (r.magic && r.magic.fd >= 0) {
     // /proc/<pid>/fd/N naming a pipe, socket or deleted file: the object itself.
     const owner = r.magic.task;
@@ -113,7 +113,7 @@ function openDirect(k: Kernel, t: Task, start: readonly string[], path: string, 
   if (mount.point.length !== 0 || !mount.fs.opensWholePaths || abs.length === 0) return NEEDS_WALK;
   // O_CREAT|O_EXCL on a dangling symlink, O_NOFOLLOW: ELOOP from the gofer either way; the walk decides.
   if (mount.readOnly && ((flags & O_ACCMODE) !== O_RDONLY || (flags & (O_CREAT | O_TRUNC)))) return NEEDS_WALK;
-  const m = flags & O_CREAT ? mode & ~t.umask() & 0o7777 : 0;
+  const m = flags & O_CREAT ? t.creationMode(mode) : 0;
   const fd = mount.fs.open(t, abs, flags, m);
   return fd === -E.ELOOP ? NEEDS_WALK : fd;
 }

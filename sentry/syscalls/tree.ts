@@ -10,20 +10,14 @@ import {
 } from '../abi/linux.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { Task } from '../kernel/task.js';
-import { FileKind, type MutatingOps } from '../vfs/filesystem.js';
+import { FileKind } from '../vfs/filesystem.js';
 import { LastKind, lookupChild, resolveParent, type ParentResolved, type Resolved } from '../vfs/resolve.js';
-import { existing, readPath, resolveString } from './args.js';
+import { existing, mutableOps, readPath, resolveString } from './args.js';
 import type { HandlerTable, SyscallReturn } from './types.js';
 
 const RENAME_NOREPLACE = 1;
 const RENAME_EXCHANGE = 2;
 const RENAME_WHITEOUT = 4;
-
-/** The filesystem's mutating operations, or the errno for a tree that has none. */
-function opsOf(r: Resolved): MutatingOps | number {
-  if (r.mount.readOnly) return -E.EROFS;
-  return r.mount.fs.ops ?? -E.EPERM;
-}
 
 function parentOf(k: Kernel, t: Task, dirfd: number, path: string): ParentResolved | number {
   if (path.length === 0) return -E.ENOENT; // an empty name is refused before dirfd is looked at
@@ -52,9 +46,9 @@ function mkdir(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, m
   if (typeof path === 'number') return path;
   const r = newName(k, t, dirfd, path, true);
   if (typeof r === 'number') return r;
-  const ops = opsOf(r);
+  const ops = mutableOps(r);
   if (typeof ops === 'number') return ops;
-  return ops.mkdir(r.rel, mode & ~t.umask() & 0o7777);
+  return ops.mkdir(r.rel, t.creationMode(mode));
 }
 
 /** may_mknod(): the type is checked before the name is looked at. */
@@ -75,11 +69,11 @@ function mknod(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, m
   if (typeof path === 'number') return path;
   const r = newName(k, t, dirfd, path, false);
   if (typeof r === 'number') return r;
-  const ops = opsOf(r);
+  const ops = mutableOps(r);
   if (typeof ops === 'number') return ops;
   // No device nodes in a sandbox: CAP_MKNOD is not the program's.
   if (type === S_IFCHR || type === S_IFBLK) return -E.EPERM;
-  return ops.mknod(r.rel, type | (mode & ~t.umask() & 0o7777), dev);
+  return ops.mknod(r.rel, type | t.creationMode(mode), dev);
 }
 
 function unlink(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, flags: number): SyscallReturn {
@@ -106,7 +100,7 @@ function unlink(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, 
     if (p.trailingSlash) return -E.ENOTDIR;
   }
   if (child.rel.length === 0) return -E.EBUSY; // a mount point
-  const ops = opsOf(child);
+  const ops = mutableOps(child);
   if (typeof ops === 'number') return ops;
   return ops.unlink(child.rel, removeDir);
 }
@@ -143,7 +137,7 @@ function rename(k: Kernel, t: Task, trap: Trap, oldDirfd: number, oldArg: number
     if (!(flags & RENAME_EXCHANGE) && to.trailingSlash) return -E.ENOTDIR;
   }
   if (source.rel.length === 0 || target.rel.length === 0) return -E.EBUSY;
-  const ops = opsOf(source);
+  const ops = mutableOps(source);
   if (typeof ops === 'number') return ops;
   return ops.rename(source.rel, target.rel, flags);
 }
@@ -159,7 +153,7 @@ function link(k: Kernel, t: Task, trap: Trap, oldDirfd: number, oldArg: number, 
   const to = newName(k, t, newDirfd, newPath, false);
   if (typeof to === 'number') return to;
   if (from.mount !== to.mount) return -E.EXDEV;
-  const ops = opsOf(to);
+  const ops = mutableOps(to);
   if (typeof ops === 'number') return ops;
   if (from.kind === FileKind.Directory) return -E.EPERM;
   return ops.link(from.rel, to.rel);
@@ -173,7 +167,7 @@ function symlink(k: Kernel, t: Task, trap: Trap, targetArg: number, newDirfd: nu
   if (typeof newPath === 'number') return newPath;
   const r = newName(k, t, newDirfd, newPath, false);
   if (typeof r === 'number') return r;
-  const ops = opsOf(r);
+  const ops = mutableOps(r);
   if (typeof ops === 'number') return ops;
   return ops.symlink(target, r.rel);
 }

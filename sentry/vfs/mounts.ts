@@ -15,7 +15,8 @@ export interface Mount {
 export class MountTable {
   private readonly byPoint = new Map<string, Mount>();
   private readonly ordered: Mount[] = [];
-  /** The deepest mount point's depth: no deeper path needs a lookup. */
+  /** The deepest mount point's depth: no deeper path needs a lookup (callers
+   * check it before building a path to ask about). */
   private maxDepth = 0;
 
   get deepest(): number {
@@ -37,7 +38,7 @@ export class MountTable {
 
   /** The mount whose root is exactly at these components, if any. */
   mountedAt(components: readonly string[]): Mount | undefined {
-    if (this.ordered.length === 1) return components.length === 0 ? this.ordered[0] : undefined;
+    if (components.length > this.maxDepth) return undefined;
     return this.byPoint.get(joinAbsolute(components));
   }
 
@@ -48,13 +49,6 @@ export class MountTable {
       if (m) return m;
     }
     return this.ordered[0]!;
-  }
-
-  /** True if `name` inside the directory `components` is a mount point: a
-   * batched walk must stop before it. */
-  hasMountBelow(components: readonly string[], name: string): boolean {
-    if (components.length + 1 > this.maxDepth) return false;
-    return this.byPoint.has(joinAbsolute([...components, name]));
   }
 
   all(): readonly Mount[] {

@@ -85,7 +85,7 @@ export function resolvePath(
       continue;
     }
     // A mount point is entered without asking the parent filesystem.
-    const child = mounts.mountedAt([...stack, name]);
+    const child = stack.length < mounts.deepest ? mounts.mountedAt([...stack, name]) : undefined;
     if (child) {
       if (opts.noXdev) return -E.EXDEV;
       pending.pop();
@@ -104,7 +104,7 @@ export function resolvePath(
       const n = pending[i]!;
       if (n === '.' || n === '..' || n.length > NAME_MAX) break;
       const depth = stack.length + batch.length;
-      if (batch.length > 0 && depth < mounts.deepest && mounts.hasMountBelow([...stack, ...batch], n)) break;
+      if (batch.length > 0 && depth < mounts.deepest && mounts.mountedAt([...stack, ...batch, n])) break;
       if (joined + n.length + 1 > PATH_MAX) break;
       joined += n.length + 1;
       batch.push(n);
