@@ -10,7 +10,7 @@ import {
 } from '../abi/linux.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { Task } from '../kernel/task.js';
-import { FileKind } from '../vfs/filesystem.js';
+import { FileKind, type MutatingOps } from '../vfs/filesystem.js';
 import { LastKind, lookupChild, resolveParent, type ParentResolved, type Resolved } from '../vfs/resolve.js';
 import { existing, mutableOps, readPath, resolveString } from './args.js';
 import type { HandlerTable, SyscallReturn } from './types.js';
@@ -41,14 +41,20 @@ function newName(k: Kernel, t: Task, dirfd: number, path: string, isDirectory: b
   return child;
 }
 
+/** A new name, and the operations of the tree that will hold it. */
+function creatable(k: Kernel, t: Task, dirfd: number, path: string, isDirectory: boolean): { r: Resolved; ops: MutatingOps } | number {
+  const r = newName(k, t, dirfd, path, isDirectory);
+  if (typeof r === 'number') return r;
+  const ops = mutableOps(r);
+  return typeof ops === 'number' ? ops : { r, ops };
+}
+
 function mkdir(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, mode: number): SyscallReturn {
   const path = readPath(k, trap, pathArg);
   if (typeof path === 'number') return path;
-  const r = newName(k, t, dirfd, path, true);
-  if (typeof r === 'number') return r;
-  const ops = mutableOps(r);
-  if (typeof ops === 'number') return ops;
-  return ops.mkdir(r.rel, t.creationMode(mode));
+  const x = creatable(k, t, dirfd, path, true);
+  if (typeof x === 'number') return x;
+  return x.ops.mkdir(x.r.rel, t.creationMode(mode));
 }
 
 /** may_mknod(): the type is checked before the name is looked at. */
@@ -67,13 +73,11 @@ function mknod(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, m
   if (type < 0) return type;
   const path = readPath(k, trap, pathArg);
   if (typeof path === 'number') return path;
-  const r = newName(k, t, dirfd, path, false);
-  if (typeof r === 'number') return r;
-  const ops = mutableOps(r);
-  if (typeof ops === 'number') return ops;
+  const x = creatable(k, t, dirfd, path, false);
+  if (typeof x === 'number') return x;
   // No device nodes in a sandbox: CAP_MKNOD is not the program's.
   if (type === S_IFCHR || type === S_IFBLK) return -E.EPERM;
-  return ops.mknod(r.rel, type | t.creationMode(mode), dev);
+  return x.ops.mknod(x.r.rel, type | t.creationMode(mode), dev);
 }
 
 function unlink(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, flags: number): SyscallReturn {
@@ -165,11 +169,9 @@ function symlink(k: Kernel, t: Task, trap: Trap, targetArg: number, newDirfd: nu
   if (target.length === 0) return -E.ENOENT;
   const newPath = readPath(k, trap, newArg);
   if (typeof newPath === 'number') return newPath;
-  const r = newName(k, t, newDirfd, newPath, false);
-  if (typeof r === 'number') return r;
-  const ops = mutableOps(r);
-  if (typeof ops === 'number') return ops;
-  return ops.symlink(target, r.rel);
+  const x = creatable(k, t, newDirfd, newPath, false);
+  if (typeof x === 'number') return x;
+  return x.ops.symlink(target, x.r.rel);
 }
 
 export const treeHandlers: HandlerTable = {
