@@ -10,7 +10,7 @@ import { native } from '../native/index.js';
 import { E, STATX_SIZE } from '../sentry/abi/linux.js';
 import {
   MAX_MESSAGE_BYTES, WireBuffer, decodeResponse, encodeRequest, responseFdCount, type Dirent, type GoferPath,
-  type OpName, type RequestArgs, type ResponseResult, type Timespec,
+  type FsIdentity, type OpName, type RequestArgs, type ResponseResult, type Timespec,
 } from './protocol.js';
 
 export class GoferDiedError extends Error {
@@ -59,10 +59,22 @@ export class GoferClient {
   private sockFd: number;
   /** Why the client stopped working, once it has. */
   private deadReason: string | undefined;
+  /** Where the identity of each op comes from (the trapping task), and the one the gofer holds now. */
+  private identitySource: (() => FsIdentity | undefined) | undefined;
+  private identitySent: FsIdentity | undefined;
 
   /** Takes ownership of `sockFd`, the sentry's end of the gofer's socket. */
   constructor(sockFd: number, private readonly replyTimeoutMs = DEFAULT_REPLY_TIMEOUT_MS) {
     this.sockFd = sockFd;
+  }
+
+  /**
+   * From now on every op runs with the identity `source` gives at that
+   * moment (undefined: the one the gofer holds). It is sent only when it
+   * differs from the last one sent, so the cost is one compare per op.
+   */
+  actAs(source: () => FsIdentity | undefined): void {
+    this.identitySource = source;
   }
 
   /** Walks `path` from the root, stopping at a missing component, a non-directory or a symlink. */
@@ -204,9 +216,22 @@ export class GoferClient {
     throw new GoferDiedError(reason);
   }
 
+  /** Makes the gofer hold `want` before the next op: 0, or the errno (positive) that refused it. */
+  private syncIdentity(want: FsIdentity | undefined): number {
+    if (want === undefined || sameIdentity(want, this.identitySent)) return 0;
+    const reply = this.call('creds', want);
+    // On failure the gofer serves no one until it takes a whole identity: ask again next time.
+    this.identitySent = reply.errno === 0 ? want : undefined;
+    return reply.errno;
+  }
+
   /** One request, one reply. Encoding problems are -errno answers; transport problems throw. */
   private call<N extends OpName>(op: N, args: RequestArgs<N>): { errno: number; result: ResponseResult<N> | undefined; fd: number } {
     if (this.deadReason !== undefined) throw new GoferDiedError(this.deadReason);
+    if (op !== 'creds' && this.identitySource !== undefined) {
+      const failed = this.syncIdentity(this.identitySource());
+      if (failed !== 0) return { errno: failed, result: undefined, fd: -1 };
+    }
     const id = this.nextId;
     this.nextId = (this.nextId + 1) >>> 0 || 1;
     const length = encodeRequest(this.tx, id, op, args);
@@ -235,3 +260,11 @@ export class GoferClient {
   }
 }
 
+
+function sameIdentity(a: FsIdentity, b: FsIdentity | undefined): boolean {
+  if (a === b) return true;
+  if (b === undefined || a.fsuid !== b.fsuid || a.fsgid !== b.fsgid || a.capabilities !== b.capabilities) return false;
+  if (a.groups.length !== b.groups.length) return false;
+  for (let i = 0; i < a.groups.length; i++) if (a.groups[i] !== b.groups[i]) return false;
+  return true;
+}

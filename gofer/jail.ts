@@ -62,6 +62,13 @@ export const GOFER_ALLOWED: readonly AllowGroup[] = [
     ],
   },
   {
+    // Per-thread credential changes only (identity.ts): the gofer takes each
+    // task's fsuid, fsgid, groups and file capabilities so the host kernel
+    // checks permissions. It is root already: these give it nothing new.
+    why: "acting with the calling task's credentials",
+    names: ['setfsuid', 'setfsgid', 'setgroups', 'capget', 'capset'],
+  },
+  {
     // Requests in, replies and fds out, on the one socket the gofer was given.
     // No socket, socketpair, connect, bind, listen or accept: it makes no new ones.
     why: 'the socket to the sentry',

@@ -20,6 +20,12 @@ import { E, NAME_MAX, PATH_MAX, STATFS_SIZE, STATX_SIZE } from '../sentry/abi/li
 export const PROTOCOL_VERSION = 1;
 /** The largest extended attribute value or name list (Linux's XATTR_SIZE_MAX). */
 export const MAX_XATTR_BYTES = 65536;
+/**
+ * Supplementary groups one `creds` request carries. Linux allows 65536
+ * (NGROUPS_MAX); 16384 keeps the message within MAX_MESSAGE_BYTES, and a
+ * task with more is refused by the client rather than checked with fewer.
+ */
+export const MAX_GROUPS = 16384;
 /** An extended attribute's name, without its NUL (Linux's XATTR_NAME_MAX). */
 export const MAX_XATTR_NAME_BYTES = 255;
 /** Both sides' buffers: a request or a response never exceeds this (an xattr value and a path fit). */
@@ -77,6 +83,8 @@ export interface KindValues {
   bytes: Uint8Array;
   timespec: Timespec;
   dirents: readonly Dirent[];
+  /** A list of ids (u32 count + u32 each), at most MAX_GROUPS. */
+  ids: readonly number[];
 }
 export type FieldKind = keyof KindValues;
 export type FieldSpec = readonly [name: string, kind: FieldKind];
@@ -150,12 +158,25 @@ export const OPS = {
   /** flags: XATTR_CREATE | XATTR_REPLACE. */
   setxattr: { code: 18, request: [['path', 'path'], ['name', 'xname'], ['value', 'bytes'], ['flags', 'u32']], response: [] },
   removexattr: { code: 19, request: [['path', 'path'], ['name', 'xname']], response: [] },
+  /**
+   * Whose credentials the ops that follow run with: the calling task's fsuid,
+   * fsgid and supplementary groups, and which of the file capabilities
+   * (FS_CAPABILITIES) it holds. The host kernel then makes every permission
+   * check itself, exactly: DAC, the sticky bit, ownership, setgid inheritance.
+   */
+  creds: {
+    code: 20,
+    request: [['fsuid', 'u32'], ['fsgid', 'u32'], ['groups', 'ids'], ['capabilities', 'u64']],
+    response: [],
+  },
 } as const satisfies Record<string, OpSchema>;
 
 export type OpName = keyof typeof OPS;
 type FieldsValue<F extends readonly FieldSpec[]> = { -readonly [S in F[number] as S[0]]: KindValues[S[1]] };
 export type RequestArgs<N extends OpName> = FieldsValue<(typeof OPS)[N]['request']>;
 export type ResponseResult<N extends OpName> = FieldsValue<(typeof OPS)[N]['response']>;
+/** Whose credentials the gofer acts with: the `creds` op's fields. */
+export type FsIdentity = Readonly<RequestArgs<'creds'>>;
 /** Any request, discriminated by `op`. */
 export type GoferRequest = { [N in OpName]: { op: N; args: RequestArgs<N> } }[OpName];
 
@@ -494,6 +515,14 @@ function encodeField(w: Writer, kind: FieldKind, value: unknown, what: string): 
       w.u32(time.nsec, `${what}.nsec`);
       return;
     }
+    case 'ids': {
+      if (!Array.isArray(value)) throw new WireError(E.EINVAL, `${what}: not an array`);
+      const ids: readonly unknown[] = value;
+      if (ids.length > MAX_GROUPS) throw new WireError(E.EINVAL, `${what}: more than ${MAX_GROUPS} ids`);
+      w.u32(ids.length, what);
+      for (const id of ids) w.u32(id, what);
+      return;
+    }
     case 'dirents': {
       if (!Array.isArray(value)) throw new WireError(E.EINVAL, `${what}: not an array`);
       const entries: readonly unknown[] = value;
@@ -529,7 +558,7 @@ function encodeZero(w: Writer, kind: FieldKind): void {
     case 'xname':
       throw new WireError(E.EINVAL, 'an xattr name has no zero value');
     default:
-      // u32, i32, bool, path, optTarget and dirents all read 0 as "zero / empty / none".
+      // u32, i32, bool, path, optTarget, ids and dirents all read 0 as "zero / empty / none".
       return w.zeros(4);
   }
 }
@@ -623,6 +652,14 @@ function decodeField(r: Reader, kind: FieldKind, what: string): KindValues[Field
       return { sec: r.i64(`${what}.sec`), nsec: r.u32(`${what}.nsec`) };
     case 'dirents':
       return decodeDirents(r, what);
+    case 'ids': {
+      const count = r.u32(what);
+      if (count > MAX_GROUPS) throw new WireError(E.EINVAL, `${what}: more than ${MAX_GROUPS} ids`);
+      if (count * 4 > r.remaining) throw new WireError(E.EINVAL, `${what}: truncated`);
+      const ids = new Array<number>(count);
+      for (let i = 0; i < count; i++) ids[i] = r.u32(what);
+      return ids;
+    }
   }
 }
 

@@ -15,6 +15,7 @@ import {
   STATFS_SIZE, STATX_SIZE, XATTR_CREATE, XATTR_REPLACE
 } from '../sentry/abi/linux.js';
 import * as host from './hostfs.js';
+import { Identity } from './identity.js';
 import {
   DIRENTS_PAGE_BYTES, MAX_MESSAGE_BYTES, MAX_XATTR_BYTES, MAX_XATTR_NAME_BYTES, MAX_SYMLINK_TARGET_BYTES, WireBuffer, decodeRequest, encodeErrorResponse,
   encodeResponse, opCode, type Dirent, type GoferPath, type GoferRequest, type Timespec,
@@ -86,6 +87,10 @@ export class GoferServer {
   private readonly tx = new WireBuffer(MAX_MESSAGE_BYTES);
   private readonly fdsIn = new Int32Array(1 + MAX_FDS_PER_MESSAGE);
   private readonly fdsOut = new Int32Array(1);
+  /** Whose credentials the ops run with (the `creds` op); at first the gofer's own. */
+  private readonly identity = new Identity();
+  /** A `creds` op failed part way: every op is refused until one succeeds. */
+  private identityLost = false;
 
   constructor(options: GoferServerOptions) {
     this.rootFd = options.rootFd;
@@ -164,6 +169,13 @@ export class GoferServer {
   private handle(id: number, request: GoferRequest): { length: number; fd: number } {
     const tx = this.tx;
     const none = -1;
+    if (request.op === 'creds') {
+      const r = this.identity.assume(request.args);
+      // Half an identity is no identity: serve no one until a whole one is taken.
+      this.identityLost = r < 0;
+      return this.status(id, 'creds', r);
+    }
+    if (this.identityLost) return { length: encodeResponse(tx, id, request.op, E.EACCES), fd: none };
     switch (request.op) {
       case 'walk': {
         const { path } = request.args;
@@ -241,7 +253,7 @@ export class GoferServer {
   private status(
     id: number,
     op: 'mkdir' | 'mknod' | 'unlink' | 'rename' | 'symlink' | 'link' | 'chmod' | 'chown' | 'utimes' | 'truncate'
-      | 'setxattr' | 'removexattr',
+      | 'setxattr' | 'removexattr' | 'creds',
     ret: number,
   ): { length: number; fd: number } {
     return { length: encodeResponse(this.tx, id, op, ret < 0 ? -ret : 0, {}), fd: -1 };

@@ -271,7 +271,9 @@ const MUST_DENY: readonly SyscallName[] = [
   'kexec_load', 'kexec_file_load', 'init_module', 'finit_module', 'delete_module', 'keyctl', 'add_key', 'request_key',
   'kill', 'tkill', 'tgkill', 'rt_sigqueueinfo', 'rt_tgsigqueueinfo', 'pidfd_send_signal',
   'open_by_handle_at', 'name_to_handle_at', 'io_uring_setup', 'io_uring_enter', 'io_uring_register', 'userfaultfd',
-  'reboot', 'swapon', 'setuid', 'setgid', 'setgroups', 'capset', 'prctl', 'seccomp', 'prlimit64', 'setrlimit', 'umask',
+  // setgroups and capset are allowed (the gofer takes each task's identity):
+  // per thread, within what the gofer already holds. setuid/setgid are not.
+  'reboot', 'swapon', 'setuid', 'setgid', 'setresuid', 'setresgid', 'prctl', 'seccomp', 'prlimit64', 'setrlimit', 'umask',
 ];
 
 describe('the gofer policy', () => {
@@ -303,6 +305,7 @@ describe('the gofer policy', () => {
       'close', 'getxattr', 'lgetxattr', 'fgetxattr', 'listxattr', 'llistxattr', 'flistxattr', 'setxattr', 'lsetxattr',
       'fsetxattr', 'removexattr', 'lremovexattr', 'fremovexattr', 'recvmsg', 'sendmsg', 'mmap', 'munmap', 'mprotect',
       'madvise', 'futex', 'rt_sigreturn', 'exit', 'exit_group',
+      'setfsuid', 'setfsgid', 'setgroups', 'capget', 'capset',
     ];
     for (const name of needed) expect(disposition.get(name), name).toBe('passthrough');
   });

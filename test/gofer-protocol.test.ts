@@ -54,6 +54,7 @@ const KIND_ARBITRARIES: { [K in FieldKind]: fc.Arbitrary<KindValues[K]> } = {
   bytes: fc.uint8Array({ maxLength: 300 }),
   timespec: fc.record({ sec: fc.maxSafeInteger(), nsec: fc.integer({ min: 0, max: 0xffffffff }) }),
   dirents: fc.array(dirent, { maxLength: 30 }),
+  ids: fc.array(fc.integer({ min: 0, max: 0xffffffff }), { maxLength: 100 }),
 };
 
 function fieldsArbitrary(fields: readonly FieldSpec[]): fc.Arbitrary<Record<string, unknown>> {

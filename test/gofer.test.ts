@@ -14,7 +14,7 @@ import {
   O_TMPFILE, O_TRUNC, O_WRONLY, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
 } from '../sentry/abi/linux.js';
 import { GoferClient, GoferDiedError, UNCHANGED_ID } from '../gofer/client.js';
-import { MAX_MESSAGE_BYTES, opCode } from '../gofer/protocol.js';
+import { MAX_MESSAGE_BYTES, opCode, type FsIdentity } from '../gofer/protocol.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'gofer', 'main.js');
 const RENAME_NOREPLACE = 1;
@@ -472,6 +472,62 @@ describe('the root is a wall', () => {
 
   it('leaks no fd over all of the above', () => {
     expect(fdCount(gofer.child.pid!)).toBe(fdsAtStart);
+  });
+});
+
+describe('credentials: the host kernel checks each op as the task', () => {
+  const ALL_FS_CAPS = 0x1ffffffffff; // a root task's effective set
+  const root0: FsIdentity = { fsuid: 0, fsgid: 0, groups: [], capabilities: ALL_FS_CAPS };
+  const user: FsIdentity = { fsuid: 1000, fsgid: 1000, groups: [1000], capabilities: 0 };
+  const statOf = (rel: string): fs.Stats => fs.lstatSync(path.join(root, rel));
+
+  it('acts as a plain user: DAC, the sticky bit and ownership are the kernel\'s', () => {
+    fs.chmodSync(root, 0o755); // mkdtemp made it 0700: let others search it
+    fs.mkdirSync(path.join(root, 'creds'), { mode: 0o755 });
+    fs.writeFileSync(path.join(root, 'creds', 'secret'), 'x', { mode: 0o600 });
+    fs.mkdirSync(path.join(root, 'creds', 'sticky'), { mode: 0o1777 });
+    fs.chmodSync(path.join(root, 'creds', 'sticky'), 0o1777);
+    fs.writeFileSync(path.join(root, 'creds', 'sticky', 'roots'), '');
+    let who: FsIdentity = user;
+    const c = startGofer(root);
+    c.client.actAs(() => who);
+    try {
+      expect(c.client.open(['creds', 'secret'], O_RDONLY, 0)).toBe(-E.EACCES);
+      expect(c.client.open(['creds', 'secret'], O_WRONLY | O_CREAT | O_TRUNC, 0o644)).toBe(-E.EACCES);
+      expect(c.client.mkdir(['creds', 'mine'], 0o755)).toBe(-E.EACCES); // creds/ is root's 0755
+      expect(c.client.unlink(['creds', 'sticky', 'roots'], 0)).toBe(-E.EPERM);
+      expect(c.client.chmod(['creds', 'secret'], 0o777)).toBe(-E.EPERM);
+      expect(c.client.chown(['creds', 'secret'], 1000, UNCHANGED_ID)).toBe(-E.EPERM);
+      const fd = c.client.open(['creds', 'sticky', 'users'], O_WRONLY | O_CREAT | O_EXCL, 0o640);
+      expect(fd).toBeGreaterThanOrEqual(0);
+      native.close(fd);
+      // What the user creates is the user's.
+      expect([statOf('creds/sticky/users').uid, statOf('creds/sticky/users').gid]).toEqual([1000, 1000]);
+      // Root with no capabilities is just another uid over a 0600 file of its own... and another's.
+      who = { ...root0, capabilities: 0 };
+      expect(c.client.open(['creds', 'sticky', 'users'], O_RDONLY, 0)).toBe(-E.EACCES);
+      // Root with its capabilities may do it all again.
+      who = root0;
+      const again = c.client.open(['creds', 'secret'], O_RDONLY, 0);
+      expect(again).toBeGreaterThanOrEqual(0);
+      native.close(again);
+      expect(c.client.unlink(['creds', 'sticky', 'roots'], 0)).toBe(0);
+    } finally {
+      c.client.close();
+    }
+  });
+
+  it('refuses an identity it cannot take whole, and then serves no one until it gets one', () => {
+    const c = startGofer(root);
+    let who: FsIdentity = { ...user, groups: new Array<number>(20000).fill(1000) };
+    c.client.actAs(() => who);
+    try {
+      expect(c.client.walk(['dir']).errno).toBe(E.EINVAL); // too many groups to send
+      who = user;
+      expect(c.client.walk(['dir']).errno).toBe(0);
+    } finally {
+      c.client.close();
+    }
   });
 });
 

@@ -137,3 +137,11 @@ export const UTSNAME_FIELD = 65;
 // xattr.h
 export const XATTR_CREATE = 1;
 export const XATTR_REPLACE = 2;
+
+// Capabilities (linux/capability.h) that govern file operations.
+export const CAP_CHOWN = 0;
+export const CAP_DAC_OVERRIDE = 1;
+export const CAP_DAC_READ_SEARCH = 2;
+export const CAP_FOWNER = 3;
+export const CAP_FSETID = 4;
+export const CAP_MKNOD = 27;

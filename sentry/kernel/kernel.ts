@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { TaskMemory } from '../../platform/platform.js';
 import type { MountTable } from '../vfs/mounts.js';
 import type { HostView } from '../vfs/lookup.js';
-import { TaskTable } from './task.js';
+import { TaskTable, type Task } from './task.js';
 
 /** The sandbox's UTS namespace, as uname(2) reports it. */
 export interface Uts {
@@ -26,6 +26,11 @@ export class Kernel {
     machine: 'x86_64',
     domainname: '(none)',
   };
+  /**
+   * The task whose syscall is being handled (Linux's `current`): file
+   * operations run with its credentials. null between traps.
+   */
+  current: Task | null = null;
   /** Scratch buffer for small copies to and from task memory (never kept across calls). */
   readonly scratch = new Uint8Array(4096);
 

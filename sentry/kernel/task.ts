@@ -8,6 +8,7 @@
 // namespace (NSpid). Everything a program sees is a namespace pid.
 import fs from 'node:fs';
 import { native } from '../../native/index.js';
+import type { FsIdentity } from '../../gofer/protocol.js';
 
 export interface Credentials {
   readonly uid: number;
@@ -19,6 +20,10 @@ export interface Credentials {
   readonly sgid: number;
   readonly fsgid: number;
   readonly groups: readonly number[];
+  /** The effective capability set (bit n: capability n), in the sandbox's user namespace. */
+  readonly capEffective: number;
+  /** What the gofer acts with for this task: the file-system side of the above. */
+  readonly fsIdentity: FsIdentity;
 }
 
 export class ThreadGroup {
@@ -129,8 +134,14 @@ function readCredentials(hostTid: number): Credentials {
   const st = readStatus(hostTid);
   const [uid = 0, euid = 0, suid = 0, fsuid = 0] = numbers(st?.get('Uid'));
   const [gid = 0, egid = 0, sgid = 0, fsgid = 0] = numbers(st?.get('Gid'));
+  const groups = numbers(st?.get('Groups'));
+  // Capabilities reach bit 40: a JS number holds them exactly.
+  const capEffective = Number.parseInt(st?.get('CapEff') ?? '0', 16) || 0;
   // The sandbox's user namespace maps ids one to one, so host ids are its ids.
-  return { uid, euid, suid, fsuid, gid, egid, sgid, fsgid, groups: numbers(st?.get('Groups')) };
+  return {
+    uid, euid, suid, fsuid, gid, egid, sgid, fsgid, groups, capEffective,
+    fsIdentity: { fsuid, fsgid, groups, capabilities: capEffective },
+  };
 }
 
 /** The table of live tasks, keyed by host tid. */

@@ -65,12 +65,15 @@ export class Dispatcher {
     let ret: SyscallReturn;
     const handler = nr >= 0 ? this.handlers[nr] : undefined;
     if (handler) {
+      k.current = task;
       try {
         ret = handler(k, task, trap);
       } catch (err) {
         if (err instanceof GoferDiedError) throw err; // fail closed: the sandbox goes down
         k.log.error({ err, syscall: entry?.name }, 'handler failed');
         ret = -E.EIO;
+      } finally {
+        k.current = null;
       }
     } else {
       ret = this.withoutHandler(entry, nr);

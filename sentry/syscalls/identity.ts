@@ -171,7 +171,7 @@ export const identityHandlers: HandlerTable = {
   setfsuid: credsChange,
   setfsgid: credsChange,
   capget: () => CONTINUE,
-  capset: () => CONTINUE,
+  capset: credsChange,
   uname,
   sethostname: (k, t, trap) => setUtsName(k, t, trap, 'nodename'),
   setdomainname: (k, t, trap) => setUtsName(k, t, trap, 'domainname'),

@@ -57,6 +57,8 @@ function exitGroup(k: Kernel, t: Task): SyscallReturn {
  * the sandbox's life to the sentry's); the program sees the one it asked for. */
 function prctl(k: Kernel, t: Task, trap: Trap): SyscallReturn {
   const option = trap.argI32(0);
+  // Capability bounding and ambient sets and securebits change with prctl.
+  t.credsChanged();
   if (t.group.hostTgid !== k.initHostPid) return CONTINUE;
   if (option === PR_SET_PDEATHSIG) {
     const sig = trap.argI64(1);
@@ -72,12 +74,22 @@ function prctl(k: Kernel, t: Task, trap: Trap): SyscallReturn {
   return CONTINUE;
 }
 
+/**
+ * An exec recomputes the task's capabilities (and may change its ids) once
+ * the kernel carries it out, after our answer: the credentials read while
+ * resolving the name are the old ones, and must not outlive this call.
+ */
+function execThenForgetCreds(t: Task, ret: SyscallReturn): SyscallReturn {
+  t.credsChanged();
+  return ret;
+}
+
 export const processHandlers: HandlerTable = {
   clone,
   fork: () => CONTINUE,
   vfork: () => CONTINUE,
-  execve: (k, t, trap) => execve(k, t, trap, AT_FDCWD, 0, 0),
-  execveat: (k, t, trap) => execve(k, t, trap, trap.argI32(0), 1, trap.argI32(4)),
+  execve: (k, t, trap) => execThenForgetCreds(t, execve(k, t, trap, AT_FDCWD, 0, 0)),
+  execveat: (k, t, trap) => execThenForgetCreds(t, execve(k, t, trap, trap.argI32(0), 1, trap.argI32(4))),
   exit,
   exit_group: exitGroup,
   wait4: () => CONTINUE,
