@@ -11,7 +11,7 @@ import { FileKind, type MutatingOps } from '../vfs/filesystem.js';
 import type { Resolved } from '../vfs/resolve.js';
 import { copyIn, existing, mutableOps, resolveArg, resolveTarget } from './args.js';
 import { withTaskFd } from './fdutil.js';
-import type { HandlerTable, SyscallReturn } from './types.js';
+import { CONTINUE, type HandlerTable, type SyscallReturn } from './types.js';
 
 const UTIME_NOW = (1 << 30) - 1;
 const UTIME_OMIT = (1 << 30) - 2;
@@ -142,6 +142,33 @@ function truncate(k: Kernel, t: Task, trap: Trap): SyscallReturn {
   return x.ops.truncate(x.r.rel, length);
 }
 
+/** struct file_attr's first version: u64 fa_xflags and four u32s. */
+const FILE_ATTR_SIZE_VER0 = 24;
+const PAGE_SIZE = 4096;
+
+/**
+ * file_getattr and file_setattr (Linux 6.17): the inode flags of
+ * FS_IOC_FSGETXATTR by dirfd and path. The arguments are checked and the name
+ * resolved here, in Linux's order; the kernel then carries the call out in
+ * the sandbox's mount namespace, which holds the same tree (as for chdir).
+ */
+function fileAttr(k: Kernel, t: Task, trap: Trap, setting: boolean): SyscallReturn {
+  const atFlags = trap.argU32(4);
+  if (atFlags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -E.EINVAL;
+  const usize = trap.argHi(3) !== 0 ? Infinity : trap.argU32(3);
+  if (usize > PAGE_SIZE) return -E.E2BIG;
+  if (usize < FILE_ATTR_SIZE_VER0) return -E.EINVAL;
+  if (setting) {
+    // file_setattr reads the struct (copy_struct_from_user) before the lookup.
+    const raw = new Uint8Array(usize);
+    if (copyIn(k, trap, trap.argPtr(2), raw, usize) < 0) return -E.EFAULT;
+    for (let i = FILE_ATTR_SIZE_VER0; i < usize; i++) if (raw[i] !== 0) return -E.E2BIG;
+  }
+  const follow = (atFlags & AT_SYMLINK_NOFOLLOW) === 0;
+  const target = resolveTarget(k, t, trap, trap.argI32(0), 1, atFlags, follow, true);
+  return typeof target === 'number' ? target : CONTINUE;
+}
+
 export const attrHandlers: HandlerTable = {
   chmod: (k, t, trap) => chmod(k, t, trap, AT_FDCWD, 0, trap.argU32(1), 0),
   fchmodat: (k, t, trap) => chmod(k, t, trap, trap.argI32(0), 1, trap.argU32(2), 0),
@@ -154,4 +181,6 @@ export const attrHandlers: HandlerTable = {
   futimesat: (k, t, trap) => utimens(k, t, trap, trap.argI32(0), 1, trap.argPtr(2), 0, true),
   utime,
   truncate,
+  file_getattr: (k, t, trap) => fileAttr(k, t, trap, false),
+  file_setattr: (k, t, trap) => fileAttr(k, t, trap, true),
 };

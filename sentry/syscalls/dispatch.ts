@@ -14,6 +14,8 @@ import { statHandlers } from './stat.js';
 import { treeHandlers } from './tree.js';
 import { xattrHandlers } from './xattr.js';
 import { notifyHandlers } from './notify.js';
+import { fsinfoHandlers } from './fsinfo.js';
+import { fshandleHandlers } from './fshandle.js';
 import { CONTINUE, REPLIED, type HandlerTable, type SyscallHandler, type SyscallReturn } from './types.js';
 import type { Tracer } from '../trace.js';
 
@@ -27,6 +29,8 @@ export const HANDLERS: HandlerTable = {
   ...identityHandlers,
   ...xattrHandlers,
   ...notifyHandlers,
+  ...fsinfoHandlers,
+  ...fshandleHandlers,
 };
 
 export interface DispatcherOptions {
