@@ -20,6 +20,7 @@
         "native/launcher/main.c",
         "native/launcher/jail.c",
         "native/launcher/gofer_root.c",
+        "native/launcher/mounts.c",
         "native/launcher/util.c"
       ],
       "cflags": ["-O2", "-Wall", "-std=gnu11"]

@@ -3,12 +3,28 @@
 // writable layer that is thrown away at exit.
 import fs from 'node:fs';
 import path from 'node:path';
-import { runSandbox, SandboxError } from '../sentry/sandbox.js';
+import {
+  runSandbox, SandboxError, type BindMount, type ExtraMount, type OverlayMode, type TmpfsMount,
+} from '../sentry/sandbox.js';
 import { UsageError } from './usage.js';
+import { MemorySizeError, parseMemorySize } from '../sentry/kernel/cgroup.js';
 
-export const DO_USAGE = `usage: tsvisor do [--rootfs DIR] [--network none|host] [--strace] [--strict] [--stats] -- CMD [ARGS...]
+export const DO_USAGE = `usage: tsvisor do [--rootfs DIR] [--overlay MODE] [--bind SRC:DST[:ro]]... [--tmpfs DST[:OPTS]]...
+                  [--memory SIZE] [--network none|host] [--strace] [--strict] [--stats] -- CMD [ARGS...]
 
   --rootfs DIR       the sandbox's root (read-only lower layer); default /
+  --overlay MODE     where writes to the root go, thrown away at exit in every mode:
+                     memory: a tmpfs (default)
+                     dir=PATH: a fresh folder in the host directory PATH (disk, not memory)
+                     none: nowhere: the root is read-only (EROFS); /tmp stays writable
+  --bind SRC:DST[:ro|rw]
+                     the host file or directory SRC at the absolute path DST in the sandbox,
+                     read-write (default) or read-only; DST is made when missing
+  --tmpfs DST[:size=N[k|m|g]][,mode=OCTAL]
+                     a fresh tmpfs at the absolute path DST, of at most N bytes
+                     (--bind and --tmpfs are mounted in the order given)
+  --memory SIZE      limit the sandbox's memory to SIZE (512m, 2g, 262144k; bytes without a
+                     unit): a program past it is killed (OOM); /proc/meminfo shows it
   --network MODE     none: loopback only, in the sandbox's own network namespace (default)
                      host: the host's network
   --strace           print each trapped syscall and its result to stderr
@@ -17,15 +33,21 @@ export const DO_USAGE = `usage: tsvisor do [--rootfs DIR] [--network none|host] 
 
 export interface DoOptions {
   rootfs: string;
+  overlay: OverlayMode;
+  mounts: ExtraMount[];
   network: 'none' | 'host';
   strace: boolean;
   strict: boolean;
   stats: boolean;
+  /** --memory in bytes, or null for no limit. */
+  memory: number | null;
   argv: string[];
 }
 
 export function parseDoArgs(args: readonly string[]): DoOptions {
-  const o: DoOptions = { rootfs: '/', network: 'none', strace: false, strict: false, stats: false, argv: [] };
+  const o: DoOptions = {
+    rootfs: '/', overlay: { kind: 'memory' }, mounts: [], network: 'none', strace: false, strict: false, stats: false, memory: null, argv: [],
+  };
   let i = 0;
   for (; i < args.length; i++) {
     const a = args[i]!;
@@ -41,6 +63,9 @@ export function parseDoArgs(args: readonly string[]): DoOptions {
     };
     switch (flag) {
       case '--rootfs': o.rootfs = value(); break;
+      case '--overlay': o.overlay = parseOverlay(value()); break;
+      case '--bind': o.mounts.push(parseBind(value())); break;
+      case '--tmpfs': o.mounts.push(parseTmpfs(value())); break;
       case '--network': {
         const v = value();
         if (v !== 'none' && v !== 'host') throw new UsageError(`--network must be none or host, not '${v}'`);
@@ -50,6 +75,7 @@ export function parseDoArgs(args: readonly string[]): DoOptions {
       case '--strace': o.strace = true; break;
       case '--strict': o.strict = true; break;
       case '--stats': o.stats = true; break;
+      case '--memory': o.memory = parseMemoryOption(value()); break;
       default:
         if (a.startsWith('-')) throw new UsageError(`unknown option '${a}'`);
         // No "--": the command starts here.
@@ -59,6 +85,15 @@ export function parseDoArgs(args: readonly string[]): DoOptions {
   }
   o.argv = args.slice(i);
   return validated(o);
+}
+
+function parseMemoryOption(text: string): number {
+  try {
+    return parseMemorySize(text);
+  } catch (err) {
+    if (err instanceof MemorySizeError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 function validated(o: DoOptions): DoOptions {
@@ -75,6 +110,90 @@ function validated(o: DoOptions): DoOptions {
   return o;
 }
 
+/** --overlay memory|none|dir=PATH (PATH: an existing directory, made absolute). */
+export function parseOverlay(spec: string): OverlayMode {
+  if (spec === 'memory' || spec === 'none') return { kind: spec };
+  if (spec.startsWith('dir=')) {
+    const dir = spec.slice(4);
+    if (dir === '') throw new UsageError('--overlay dir=PATH: PATH is empty');
+    requireDirectory(dir, `--overlay ${spec}`);
+    return { kind: 'dir', dir: path.resolve(dir) };
+  }
+  throw new UsageError(`--overlay must be memory, none or dir=PATH, not '${spec}'`);
+}
+
+/** --bind SRC:DST[:ro|rw]. SRC must exist (made absolute); DST is a path in the sandbox. */
+export function parseBind(spec: string): BindMount {
+  const parts = spec.split(':');
+  if (parts.length < 2) throw new UsageError(`--bind '${spec}': expected SRC:DST[:ro|rw] (no colon)`);
+  if (parts.length > 3) throw new UsageError(`--bind '${spec}': expected SRC:DST[:ro|rw] (too many colons; paths with ':' are not supported)`);
+  const [src, dst, mode] = parts as [string, string, string | undefined];
+  if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw new UsageError(`--bind '${spec}': the mode must be ro or rw, not '${mode}'`);
+  if (src === '') throw new UsageError(`--bind '${spec}': SRC is empty`);
+  try {
+    fs.statSync(src);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`--bind '${spec}': ${src}: ${code === 'ENOENT' ? 'no such file or directory' : code ?? 'cannot stat'}`);
+  }
+  return { kind: 'bind', source: path.resolve(src), target: sandboxTarget(dst, `--bind '${spec}'`), readOnly: mode === 'ro' };
+}
+
+/** --tmpfs DST[:size=N[k|m|g]][,mode=OCTAL] */
+export function parseTmpfs(spec: string): TmpfsMount {
+  const colon = spec.indexOf(':');
+  const dst = colon < 0 ? spec : spec.slice(0, colon);
+  const what = `--tmpfs '${spec}'`;
+  const m: { kind: 'tmpfs'; target: string; size?: number; mode?: number } = { kind: 'tmpfs', target: sandboxTarget(dst, what) };
+  if (colon < 0) return m;
+  for (const opt of spec.slice(colon + 1).split(',')) {
+    const eq = opt.indexOf('=');
+    const key = eq < 0 ? opt : opt.slice(0, eq);
+    const val = eq < 0 ? '' : opt.slice(eq + 1);
+    if (key === 'size') {
+      if (m.size !== undefined) throw new UsageError(`${what}: size given twice`);
+      m.size = parseSize(val, what);
+    } else if (key === 'mode') {
+      if (m.mode !== undefined) throw new UsageError(`${what}: mode given twice`);
+      if (!/^[0-7]{1,4}$/.test(val)) throw new UsageError(`${what}: mode must be octal permission bits (such as 1777), not '${val}'`);
+      m.mode = parseInt(val, 8);
+    } else {
+      throw new UsageError(`${what}: unknown option '${opt}' (size=N[k|m|g] and mode=OCTAL are known)`);
+    }
+  }
+  return m;
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** N[k|m|g] in bytes: a whole number above 0 (a tmpfs of size 0 would have no limit at all). */
+export function parseSize(text: string, what = '--tmpfs'): number {
+  const m = /^([0-9]+)([kmg]?)$/i.exec(text);
+  const bytes = m ? Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]! : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new UsageError(`${what}: bad size '${text}' (a whole number above 0, optionally followed by k, m or g)`);
+  return bytes;
+}
+
+/** An absolute path inside the sandbox, normalised; not the root itself nor in /proc (the sandbox's own procfs covers it). */
+function sandboxTarget(dst: string, what: string): string {
+  if (dst === '') throw new UsageError(`${what}: DST is empty`);
+  if (!dst.startsWith('/')) throw new UsageError(`${what}: DST must be an absolute path, not '${dst}'`);
+  const norm = path.posix.normalize(dst).replace(/(.)\/+$/, '$1');
+  if (norm === '/') throw new UsageError(`${what}: cannot mount over the sandbox's root`);
+  if (norm === '/proc' || norm.startsWith('/proc/')) throw new UsageError(`${what}: cannot mount in /proc (the sandbox's own procfs is mounted there)`);
+  return norm;
+}
+
+function requireDirectory(dir: string, what: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    throw new UsageError(`${what}: ${dir}: no such directory`);
+  }
+  if (!st.isDirectory()) throw new UsageError(`${what}: ${dir}: not a directory`);
+}
+
 export async function doCommand(args: readonly string[]): Promise<number> {
   const o = parseDoArgs(args);
   if (process.getuid?.() !== 0) {
@@ -85,8 +204,9 @@ export async function doCommand(args: readonly string[]): Promise<number> {
   const cwd = process.cwd();
   try {
     const result = await runSandbox({
-      rootfs: o.rootfs, network: o.network, argv: o.argv, env: process.env, cwd,
+      rootfs: o.rootfs, overlay: o.overlay, mounts: o.mounts, network: o.network, argv: o.argv, env: process.env, cwd,
       strace: o.strace, strict: o.strict, withInit: true,
+      ...(o.memory !== null ? { memoryLimit: o.memory } : {}),
     });
     if (o.stats) {
       const rows = Object.entries(result.counts).sort((a, b) => b[1] - a[1]);

@@ -13,10 +13,44 @@ import { native, LAUNCHER_PATH } from '../native/index.js';
 import { buildFilter, SECCOMP_RET_USER_NOTIF } from '../platform/seccomp-bpf.js';
 import { SYSCALLS } from '../syscall-tables/index.js';
 import type { SentryMessage, SentryWorkerData } from './worker.js';
+import { CgroupError, MemoryCgroup, removeStaleMemoryCgroups } from './kernel/cgroup.js';
+
+/**
+ * Where the root's writes go (gVisor's --overlay2): memory, a tmpfs upper
+ * layer (the default); dir, an upper layer in a fresh folder of a host
+ * directory (disk, not memory; thrown away all the same); none, no writable
+ * layer at all (the root is read-only, /tmp stays a tmpfs).
+ */
+export type OverlayMode =
+  | { readonly kind: 'memory' }
+  | { readonly kind: 'dir'; readonly dir: string }
+  | { readonly kind: 'none' };
+
+/** A host file or directory at target inside the sandbox. Paths are absolute. */
+export interface BindMount {
+  readonly kind: 'bind';
+  readonly source: string;
+  readonly target: string;
+  readonly readOnly: boolean;
+}
+
+/** A fresh tmpfs at target; size in bytes, mode in permission bits. */
+export interface TmpfsMount {
+  readonly kind: 'tmpfs';
+  readonly target: string;
+  readonly size?: number;
+  readonly mode?: number;
+}
+
+export type ExtraMount = BindMount | TmpfsMount;
 
 export interface SandboxOptions {
   /** Directory whose tree is the sandbox's read-only lower layer. */
   readonly rootfs: string;
+  /** Default: memory. */
+  readonly overlay?: OverlayMode;
+  /** Mounted over the root in this order (a later one may go inside an earlier one). */
+  readonly mounts?: readonly ExtraMount[];
   readonly network: 'none' | 'host';
   readonly argv: readonly string[];
   readonly env: NodeJS.ProcessEnv;
@@ -26,6 +60,8 @@ export interface SandboxOptions {
   readonly strict: boolean;
   /** Run the program as pid 2 under a reaping init (as natively it is not pid 1). */
   readonly withInit: boolean;
+  /** A memory limit in bytes, enforced with a memory cgroup of the sandbox's own; default none. */
+  readonly memoryLimit?: number;
 }
 
 export interface SandboxResult {
@@ -56,8 +92,26 @@ function exitStatus(code: number | null, signal: NodeJS.Signals | null): number 
 export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   if (!fs.existsSync(LAUNCHER_PATH)) throw new SandboxError(`launcher not built: ${LAUNCHER_PATH} (run npm ci)`);
   removeStaleStates();
+  // A cgroup is named after its sandbox's state folder: once that is gone, so is the sandbox.
+  removeStaleMemoryCgroups((id) => fs.existsSync(STATE_PREFIX + id));
   const state = fs.mkdtempSync(STATE_PREFIX);
   fs.writeFileSync(path.join(state, 'owner'), String(process.pid));
+  let cgroup: MemoryCgroup | null = null;
+  if (opts.memoryLimit !== undefined) {
+    try {
+      cgroup = MemoryCgroup.create(path.basename(state).slice(path.basename(STATE_PREFIX).length), opts.memoryLimit);
+    } catch (err) {
+      fs.rmSync(state, { recursive: true, force: true });
+      throw err instanceof CgroupError ? new SandboxError(err.message) : err;
+    }
+  }
+  let upperDir: string | null = null;
+  try {
+    upperDir = makeUpperDir(state, opts.overlay);
+  } catch (err) {
+    fs.rmSync(state, { recursive: true, force: true });
+    throw err;
+  }
   const merged = path.join(state, 'merged');
   const [goferSentrySide, goferSide] = socketPair();
   const [readySentrySide, readyGoferSide] = socketPair();
@@ -65,7 +119,9 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
 
   const ttyArgs = stdioTerminals().flatMap((t) => ['--tty', t]);
   const gofer = spawn(LAUNCHER_PATH, [
-    'gofer', '--lower', opts.rootfs, '--state', state, '--ready-fd', '4', ...ttyArgs, '--',
+    'gofer', '--lower', opts.rootfs, '--state', state, '--ready-fd', '4', ...ttyArgs,
+    '--overlay', opts.overlay?.kind ?? 'memory', ...(upperDir ? ['--upper-dir', upperDir] : []),
+    ...(opts.mounts ?? []).flatMap(mountArgs), '--',
     process.execPath, GOFER_MAIN, '--root', merged, '--sock-fd', '3',
   ], { stdio: ['ignore', 'inherit', 'inherit', goferSide, readyGoferSide] });
   native.close(goferSide);
@@ -80,6 +136,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     filter: new Uint8Array(filter),
     strace: opts.strace,
     withInit: opts.withInit,
+    memoryLimit: cgroup ? cgroup.toLimit() : null,
   };
   const worker = new Worker(WORKER_PATH, { workerData });
 
@@ -109,7 +166,9 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
       if (m.type === 'gofer-ready') {
         app = spawn(LAUNCHER_PATH, [
           'app', '--mntns-of', String(gofer.pid), '--root', merged, '--cwd', opts.cwd,
-          '--net', opts.network, '--init', opts.withInit ? 'yes' : 'no', '--', ...opts.argv,
+          '--net', opts.network, '--init', opts.withInit ? 'yes' : 'no',
+          // With --memory the launcher enters the cgroup before it clones pid 1.
+          ...(cgroup ? ['--cgroup-procs', cgroup.procsFile] : []), '--', ...opts.argv,
         ], { stdio: ['inherit', 'inherit', 'inherit', controlLauncherSide], env: opts.env });
         native.close(controlLauncherSide);
         app.on('error', (err) => {
@@ -130,7 +189,11 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     });
   });
   gofer.on('exit', (code, signal) => {
-    if (!appExited) killApp(`the gofer exited (${signal ?? code}): killing the sandbox`);
+    if (appExited) return;
+    // Exit 125 before the sandbox started: the launcher could not build the
+    // root (a bad --bind or --tmpfs target, say) and said why just above.
+    if (!app && code === 125) killApp('the sandbox\'s root could not be set up (the launcher says why above)');
+    else killApp(`the gofer exited (${signal ?? code}): killing the sandbox`);
   });
 
   let status = 125;
@@ -152,6 +215,12 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
       const exited = await Promise.race([once(gofer, 'exit').then(() => true), delay(2000).then(() => false)]);
       if (!exited) gofer.kill('SIGKILL');
     }
+    // The overlay that used it lived in the gofer's namespace, gone with it.
+    if (upperDir) fs.rmSync(upperDir, { recursive: true, force: true });
+    // Empty once the launcher and the sandbox's pid namespace are gone.
+    if (cgroup && !(await cgroup.remove())) {
+      process.stderr.write(`tsvisor: could not remove the memory cgroup ${cgroup.cgroupDir} (still busy); the next run removes it\n`);
+    }
     fs.rmSync(state, { recursive: true, force: true });
   }
   if (failure) throw new SandboxError(failure);
@@ -159,6 +228,32 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
 }
 
 const STATE_PREFIX = '/tmp/tsvisor-';
+const UPPER_PREFIX = 'tsvisor-upper-';
+/** In the state folder: the path of the --overlay dir folder, for removeStaleStates. */
+const UPPER_NOTE = 'upper-dir';
+
+/** --overlay dir: a fresh folder in the host directory for the upper and work dirs (the launcher makes those). */
+function makeUpperDir(state: string, overlay: OverlayMode | undefined): string | null {
+  if (overlay?.kind !== 'dir') return null;
+  let dir: string;
+  try {
+    dir = fs.mkdtempSync(path.join(overlay.dir, UPPER_PREFIX));
+  } catch (err) {
+    throw new SandboxError(`--overlay dir=${overlay.dir}: ${(err as Error).message}`);
+  }
+  fs.writeFileSync(path.join(state, UPPER_NOTE), dir);
+  return dir;
+}
+
+/** The launcher's argv for one extra mount (see native/launcher/launcher.h). */
+function mountArgs(m: ExtraMount): string[] {
+  if (m.kind === 'bind') return ['--bind', m.source, m.target, m.readOnly ? 'ro' : 'rw'];
+  const opts = [
+    ...(m.size !== undefined ? [`size=${m.size}`] : []),
+    ...(m.mode !== undefined ? [`mode=${m.mode.toString(8).padStart(4, '0')}`] : []),
+  ];
+  return ['--tmpfs', m.target, opts.join(',')];
+}
 
 /** The pseudo-terminals our stdio is connected to: the sandbox shows them at the same names. */
 function stdioTerminals(): string[] {
@@ -193,6 +288,12 @@ function removeStaleStates(): void {
     try {
       const owner = Number(fs.readFileSync(path.join(state, 'owner'), 'latin1'));
       if (Number.isInteger(owner) && owner > 0 && fs.existsSync(`/proc/${owner}`)) continue;
+      // An --overlay dir folder: plain files on the host (its overlay died with the gofer).
+      try {
+        const upper = fs.readFileSync(path.join(state, UPPER_NOTE), 'utf8');
+        if (path.isAbsolute(upper) && path.basename(upper).startsWith(UPPER_PREFIX)) fs.rmSync(upper, { recursive: true, force: true });
+        fs.rmSync(path.join(state, UPPER_NOTE), { force: true });
+      } catch { /* none */ }
       // Only empty mount points may be left: rmdir (not rm -r) never follows a live mount.
       for (const sub of ['layer', 'merged']) {
         try {

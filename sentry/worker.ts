@@ -13,6 +13,7 @@ import { takeOverSandbox } from '../platform/seccomp-notify/handshake.js';
 import { GoferClient } from '../gofer/client.js';
 import { SYSCALLS } from '../syscall-tables/index.js';
 import { Kernel } from './kernel/kernel.js';
+import type { MemoryLimit } from './kernel/cgroup.js';
 import { MountTable } from './vfs/mounts.js';
 import { GoferFs } from './fs/gofer-fs.js';
 import { ProcFs } from './fs/proc.js';
@@ -32,6 +33,8 @@ export interface SentryWorkerData {
   readonly strace: boolean;
   /** pid 1 is a tsvisor init and the program pid 2 (tsvisor do), or the program is pid 1 (OCI). */
   readonly withInit: boolean;
+  /** The sandbox's memory limit and cgroup (tsvisor do --memory), or null. */
+  readonly memoryLimit: MemoryLimit | null;
 }
 
 /** Messages the worker posts to the main thread. */
@@ -62,11 +65,11 @@ function main(data: SentryWorkerData): void {
   const loop = new SeccompNotifyLoop(sandbox.listenerFd);
   const mounts = new MountTable({ point: [], fs: new GoferFs(gofer), readOnly: false, source: 'tsvisor-root' });
   const hostView = new HostView(data.goferRoot);
-  const kernel = new Kernel(loop.memory, mounts, log, sandbox.hostPid, hostView);
+  const kernel = new Kernel(loop.memory, mounts, log, sandbox.hostPid, hostView, data.memoryLimit);
   // The gofer checks nothing itself: it takes the trapping task's credentials
   // and lets the host kernel decide (gofer/identity.ts).
   gofer.actAs(() => kernel.current?.creds().fsIdentity);
-  mounts.add({ point: ['proc'], fs: new ProcFs(sandbox.procRootFd, kernel.tasks, data.withInit ? 1 : null, hostView), readOnly: false, source: 'proc' });
+  mounts.add({ point: ['proc'], fs: new ProcFs(sandbox.procRootFd, kernel.tasks, data.withInit ? 1 : null, hostView, kernel.memoryLimit), readOnly: false, source: 'proc' });
   const tracer = data.strace ? new Tracer(loop.memory, (line) => fs.writeSync(2, line)) : undefined;
   const dispatcher = new Dispatcher(kernel, tracer ? { tracer } : {});
   loop.run((trap) => dispatcher.handle(trap), () => -1);

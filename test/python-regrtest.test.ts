@@ -14,7 +14,6 @@ const MODULES = [
 ];
 /** Known differences: test id -> why the sandbox ends it otherwise. */
 const KNOWN: Readonly<Record<string, string>> = {
-  'test.test_os.FDInheritanceTests.test_openpty': 'no /dev/ptmx in the sandbox yet (issue 3: a devpts instance beside the caller\'s own pty)',
   'test.test_shutil.TestMisc.test_disk_usage': 'statfs of the overlay root reports its tmpfs upper layer, nearly empty (used = 0)',
   'test.test_posix.PosixTester.test_pidfd_open': 'pidfd_open is refused by policy (EPERM, so the test skips) until issue 4 brings pidfds',
 };

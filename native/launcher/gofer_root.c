@@ -2,16 +2,24 @@
  * exec the gofer into it. Nothing here is visible on the host; the tree goes
  * away with the last process of the namespace (the gofer and the sandbox).
  *
- * STATE/layer   tmpfs holding the overlay's upper and work dirs (throwaway)
- * STATE/merged  overlay: lower = --lower (read-only), upper in STATE/layer
+ * STATE/layer   --overlay memory: a tmpfs holding the overlay's upper and
+ *               work dirs (throwaway)
+ * STATE/merged  memory: overlay, lower = --lower (read-only), upper in STATE/layer
+ *               dir: the same, upper and work in --upper-dir (a host folder
+ *               tsvisor made and removes: the writes use disk, not memory)
+ *               none: --lower bound read-only (writes are EROFS)
  * merged/tmp    a fresh tmpfs
  * merged/dev    a tmpfs with null, zero, full, random, urandom, tty bound from
- *               the host and the fd/stdin/stdout/stderr links
- * merged/sys    a small read-only tmpfs: CPU counts and empty class folders
+ *               the host, the fd/stdin/stdout/stderr links, a devpts of its
+ *               own at pts (ptmx -> pts/ptmx) and the caller's terminal at console
+ * merged/sys    a small read-only tmpfs: CPU counts, an empty cgroup tmpfs
+ *               and empty class folders
+ * then the --bind and --tmpfs mounts (mounts.c), in the order given.
  */
 #define _GNU_SOURCE
 #include "launcher.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -44,14 +52,16 @@ static void bind_device(const char *dev_dir, const char *name) {
   mount_or_die(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NOEXEC, NULL);
 }
 
-/* The program's terminal, when its stdio is one: bound at the same name
- * (/dev/pts/N) so that ttyname() and `tty` find it, as they do natively. */
+/* The program's terminal, when its stdio is one. /dev/pts is the sandbox's
+ * own devpts, where the host's pty cannot appear, so it goes at /dev/console,
+ * as runc puts a container's terminal: ttyname() finds it there when it does
+ * not find the name /proc gives. */
 static void bind_terminal(const char *dev_dir, const char *tty) {
   struct stat st;
   if (strncmp(tty, "/dev/pts/", 9) != 0 || strchr(tty + 9, '/') || stat(tty, &st) < 0 || !S_ISCHR(st.st_mode))
     die("--tty %s: not a terminal under /dev/pts", tty);
   char target[4096];
-  join(target, sizeof target, dev_dir, tty + 5); /* "pts/N" */
+  join(target, sizeof target, dev_dir, "console");
   int fd = open(target, O_CREAT | O_WRONLY | O_CLOEXEC, 0620);
   if (fd < 0) die_errno("create %s", target);
   close(fd);
@@ -75,9 +85,16 @@ static void make_dev(const char *merged, char *const *ttys, int nttys) {
   join(path, sizeof path, dev, "shm");
   mkdir_p(path, 01777);
   mount_or_die("tsvisor-shm", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  /* A devpts instance of the sandbox's own, as containers have: openpty()
+   * and friends get real ptys numbered from 0, and see none of the host's. */
   join(path, sizeof path, dev, "pts");
   mkdir_p(path, 0755);
-  for (int i = 0; i < nttys; i++) bind_terminal(dev, ttys[i]);
+  mount_or_die("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+  join(path, sizeof path, dev, "ptmx");
+  if (symlink("pts/ptmx", path) < 0) die_errno("symlink %s", path);
+  /* One console: the terminals of stdin, stdout and stderr are nearly always
+   * one; others keep working as ttys, only without a name to find. */
+  if (nttys > 0) bind_terminal(dev, ttys[0]);
 }
 
 /* Copies a small host file (a sysfs attribute) into the sandbox's /sys. */
@@ -94,8 +111,26 @@ static void copy_small_file(const char *from, const char *to) {
   close(out);
 }
 
+/* cpuN folders (empty) for each of the host's: older libcs count them for
+ * get_nprocs_conf(), as `nproc --all` does. */
+static void make_cpu_dirs(const char *cpu) {
+  DIR *d = opendir("/sys/devices/system/cpu");
+  if (!d) return;
+  char path[4096];
+  for (struct dirent *e; (e = readdir(d));) {
+    const char *n = e->d_name;
+    if (strncmp(n, "cpu", 3) != 0 || !n[3] || strspn(n + 3, "0123456789") != strlen(n + 3)) continue;
+    join(path, sizeof path, cpu, n);
+    mkdir_p(path, 0755);
+  }
+  closedir(d);
+}
+
 /* A minimal, read-only /sys: what programs read to size themselves (the
- * CPUs online, possible and present), and empty cgroup and class folders. */
+ * CPUs online, possible and present), an empty cgroup tmpfs (what a cgroup
+ * v1 container shows before controllers are mounted: programs that look
+ * find no controller and no limit, and nothing of the host's tree), and
+ * empty class folders. */
 static void make_sys(const char *merged) {
   char sys[4096], cpu[4096], path[4096], host[4096];
   join(sys, sizeof sys, merged, "sys");
@@ -109,72 +144,148 @@ static void make_sys(const char *merged) {
     join(path, sizeof path, cpu, cpu_files[i]);
     copy_small_file(host, path);
   }
+  make_cpu_dirs(cpu);
   static const char *dirs[] = {"fs/cgroup", "class", "kernel", "bus", "dev"};
   for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
     join(path, sizeof path, sys, dirs[i]);
     mkdir_p(path, 0755);
   }
+  join(path, sizeof path, sys, "fs/cgroup");
+  mount_or_die("cgroup", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=4k");
   mount_or_die(NULL, sys, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=555");
 }
 
-int gofer_root_main(int argc, char **argv) {
-  const char *lower = NULL, *state = NULL;
-  int ready_fd = -1;
+enum overlay_mode { OVERLAY_MEMORY, OVERLAY_DIR, OVERLAY_NONE };
+
+#define MAX_MOUNTS 128
+
+struct gofer_opts {
+  const char *lower, *state, *upper_dir;
+  enum overlay_mode overlay;
+  int ready_fd;
   char *ttys[3];
-  int nttys = 0;
+  int nttys;
+  struct mount_req mounts[MAX_MOUNTS];
+  int nmounts;
+  char **argv;
+};
+
+static void parse(int argc, char **argv, struct gofer_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->ready_fd = -1;
   int i = 1;
   for (; i < argc; i++) {
-    if (strcmp(argv[i], "--") == 0) { i++; break; }
-    if (i + 1 >= argc) die("option %s needs a value", argv[i]);
-    if (strcmp(argv[i], "--lower") == 0) lower = argv[++i];
-    else if (strcmp(argv[i], "--state") == 0) state = argv[++i];
-    else if (strcmp(argv[i], "--ready-fd") == 0) ready_fd = atoi(argv[++i]);
-    else if (strcmp(argv[i], "--tty") == 0) {
-      if (nttys == 3) die("at most three --tty");
-      ttys[nttys++] = argv[++i];
-    }
-    else die("unknown option %s", argv[i]);
+    const char *opt = argv[i];
+    if (strcmp(opt, "--") == 0) { i++; break; }
+    /* How many values the option takes: --bind SRC DST rw|ro, --tmpfs DST OPTS. */
+    int need = strcmp(opt, "--bind") == 0 ? 3 : strcmp(opt, "--tmpfs") == 0 ? 2 : 1;
+    if (i + need >= argc) die("option %s needs %d value%s", opt, need, need > 1 ? "s" : "");
+    char **v = argv + i + 1;
+    i += need;
+    if (strcmp(opt, "--lower") == 0) o->lower = v[0];
+    else if (strcmp(opt, "--state") == 0) o->state = v[0];
+    else if (strcmp(opt, "--upper-dir") == 0) o->upper_dir = v[0];
+    else if (strcmp(opt, "--ready-fd") == 0) o->ready_fd = atoi(v[0]);
+    else if (strcmp(opt, "--overlay") == 0) {
+      if (strcmp(v[0], "memory") == 0) o->overlay = OVERLAY_MEMORY;
+      else if (strcmp(v[0], "dir") == 0) o->overlay = OVERLAY_DIR;
+      else if (strcmp(v[0], "none") == 0) o->overlay = OVERLAY_NONE;
+      else die("--overlay must be memory, dir or none, not %s", v[0]);
+    } else if (strcmp(opt, "--tty") == 0) {
+      if (o->nttys == 3) die("at most three --tty");
+      o->ttys[o->nttys++] = v[0];
+    } else if (strcmp(opt, "--bind") == 0 || strcmp(opt, "--tmpfs") == 0) {
+      if (o->nmounts == MAX_MOUNTS) die("at most %d --bind and --tmpfs", MAX_MOUNTS);
+      struct mount_req *m = &o->mounts[o->nmounts++];
+      if (opt[2] == 'b') {
+        if (strcmp(v[2], "rw") != 0 && strcmp(v[2], "ro") != 0) die("--bind %s %s: rw or ro, not %s", v[0], v[1], v[2]);
+        *m = (struct mount_req){.kind = MOUNT_BIND, .src = v[0], .dst = v[1], .read_only = v[2][1] == 'o'};
+      } else {
+        *m = (struct mount_req){.kind = MOUNT_TMPFS, .dst = v[0], .opts = v[1]};
+      }
+    } else die("unknown option %s", opt);
   }
-  if (!lower || !state || i >= argc) die("usage: gofer --lower DIR --state DIR [--ready-fd N] [--tty /dev/pts/N]... -- CMD...");
+  if (!o->lower || !o->state || i >= argc)
+    die("usage: gofer --lower DIR --state DIR [--overlay memory|dir|none] [--upper-dir DIR] [--ready-fd N] "
+        "[--tty /dev/pts/N]... [--bind SRC DST rw|ro]... [--tmpfs DST OPTS]... -- CMD...");
+  if ((o->overlay == OVERLAY_DIR) != (o->upper_dir != NULL)) die("--upper-dir goes with --overlay dir, and only with it");
+  o->argv = argv + i;
+}
+
+/* The overlay's upper and work dirs in layer (a tmpfs, or the host folder of
+ * --overlay dir), and the overlay of lower under them at merged. */
+static void mount_overlay(const char *lower, const char *layer, const char *merged) {
+  char upper[4096], work[4096], opts[12288];
+  join(upper, sizeof upper, layer, "upper");
+  join(work, sizeof work, layer, "work");
+  mkdir_p(upper, 0755);
+  mkdir_p(work, 0700);
+  /* The root's own mode and owner show through from the lower layer. */
+  struct stat lst;
+  if (stat(lower, &lst) < 0) die_errno("stat %s", lower);
+  chmod(upper, lst.st_mode & 07777);
+  if (chown(upper, lst.st_uid, lst.st_gid) < 0) die_errno("chown %s", upper);
+  /* index=on: a file with several names in the lower layer is copied up once
+   * and keeps all its names (without it each name gets its own copy, and a
+   * write through one hard link is not seen through the others). */
+  if (snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s,index=on", lower, upper, work) >= (int)sizeof opts)
+    die("overlay options too long");
+  if (mount("tsvisor-root", merged, "overlay", 0, opts) == 0) return;
+  /* A lower layer that cannot give file handles refuses the index: do without. */
+  opts[strlen(opts) - strlen(",index=on")] = 0;
+  mount_or_die("tsvisor-root", merged, "overlay", 0, opts);
+}
+
+/* A mount point right below the root; a read-only root must have it already. */
+static void mount_point(const char *merged, const char *name, mode_t mode) {
+  char path[4096];
+  join(path, sizeof path, merged, name);
+  if (mkdir(path, mode) == 0 || errno == EEXIST) return;
+  if (errno == EROFS) die("the root has no /%s, which the sandbox needs as a mount point (with --overlay none the root is read-only)", name);
+  die_errno("mkdir %s", path);
+}
+
+int gofer_root_main(int argc, char **argv) {
+  struct gofer_opts o;
+  parse(argc, argv, &o);
 
   die_with_parent();
   if (unshare(CLONE_NEWNS) < 0) die_errno("unshare(CLONE_NEWNS)");
   /* Nothing we mount may reach the host, and host mount events need not reach us. */
   mount_or_die(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
 
-  char layer[4096], upper[4096], work[4096], merged[4096], opts[12288], tmp[4096];
-  join(layer, sizeof layer, state, "layer");
-  join(upper, sizeof upper, layer, "upper");
-  join(work, sizeof work, layer, "work");
-  join(merged, sizeof merged, state, "merged");
-  mkdir_p(layer, 0700);
+  char layer[4096], merged[4096], tmp[4096];
+  join(merged, sizeof merged, o.state, "merged");
   mkdir_p(merged, 0755);
-  mount_or_die("tsvisor-layer", layer, "tmpfs", MS_NOSUID, "mode=700");
-  mkdir_p(upper, 0755);
-  mkdir_p(work, 0700);
-  /* The root's own mode and owner show through from the lower layer. */
   struct stat lst;
-  if (stat(lower, &lst) < 0) die_errno("stat %s", lower);
-  if (!S_ISDIR(lst.st_mode)) die("%s is not a directory", lower);
-  chmod(upper, lst.st_mode & 07777);
-  if (chown(upper, lst.st_uid, lst.st_gid) < 0) die_errno("chown %s", upper);
-  if (snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work) >= (int)sizeof opts)
-    die("overlay options too long");
-  mount_or_die("tsvisor-root", merged, "overlay", 0, opts);
+  if (stat(o.lower, &lst) < 0) die_errno("stat %s", o.lower);
+  if (!S_ISDIR(lst.st_mode)) die("%s is not a directory", o.lower);
+  if (o.overlay == OVERLAY_MEMORY) {
+    join(layer, sizeof layer, o.state, "layer");
+    mkdir_p(layer, 0700);
+    mount_or_die("tsvisor-layer", layer, "tmpfs", MS_NOSUID, "mode=700");
+    mount_overlay(o.lower, layer, merged);
+  } else if (o.overlay == OVERLAY_DIR) {
+    mount_overlay(o.lower, o.upper_dir, merged);
+  } else {
+    bind_root_read_only(o.lower, merged);
+  }
 
+  mount_point(merged, "tmp", 01777);
+  mount_point(merged, "dev", 0755);
+  mount_point(merged, "sys", 0555);
+  mount_point(merged, "proc", 0555);
   join(tmp, sizeof tmp, merged, "tmp");
-  mkdir_p(tmp, 01777);
   mount_or_die("tsvisor-tmp", tmp, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-  make_dev(merged, ttys, nttys);
+  make_dev(merged, o.ttys, o.nttys);
   make_sys(merged);
-  join(tmp, sizeof tmp, merged, "proc");
-  mkdir_p(tmp, 0555);
+  apply_mounts(merged, o.mounts, o.nmounts, o.overlay != OVERLAY_NONE);
 
   /* The tree is ready: the sandbox may start while the gofer itself boots. */
-  if (ready_fd >= 0) {
-    if (write(ready_fd, "r", 1) != 1) die_errno("signal readiness");
-    close(ready_fd);
+  if (o.ready_fd >= 0) {
+    if (write(o.ready_fd, "r", 1) != 1) die_errno("signal readiness");
+    close(o.ready_fd);
   }
-  execvp(argv[i], argv + i);
-  die_errno("exec %s", argv[i]);
+  execvp(o.argv[0], o.argv);
+  die_errno("exec %s", o.argv[0]);
 }

@@ -42,7 +42,7 @@
 #include <unistd.h>
 
 struct jail_opts {
-  const char *mntns_of, *root, *cwd, *hostname;
+  const char *mntns_of, *root, *cwd, *hostname, *cgroup_procs;
   int new_net;
   int with_init;
   char **argv;
@@ -60,6 +60,7 @@ static void parse(int argc, char **argv, struct jail_opts *o) {
     else if (strcmp(argv[i - 1], "--root") == 0) o->root = v;
     else if (strcmp(argv[i - 1], "--cwd") == 0) o->cwd = v;
     else if (strcmp(argv[i - 1], "--hostname") == 0) o->hostname = v;
+    else if (strcmp(argv[i - 1], "--cgroup-procs") == 0) o->cgroup_procs = v;
     else if (strcmp(argv[i - 1], "--init") == 0) {
       if (strcmp(v, "yes") == 0) o->with_init = 1;
       else if (strcmp(v, "no") == 0) o->with_init = 0;
@@ -72,7 +73,8 @@ static void parse(int argc, char **argv, struct jail_opts *o) {
     } else die("unknown option %s", argv[i - 1]);
   }
   if (!o->mntns_of || !o->root || i >= argc)
-    die("usage: app --mntns-of PID --root DIR [--cwd DIR] [--net none|host] [--init yes|no] -- CMD...");
+    die("usage: app --mntns-of PID --root DIR [--cwd DIR] [--net none|host] [--init yes|no] "
+        "[--cgroup-procs FILE] -- CMD...");
   o->argv = argv + i;
 }
 
@@ -222,6 +224,10 @@ static void forward_signal(int sig) {
 int jail_main(int argc, char **argv) {
   struct jail_opts o;
   parse(argc, argv, &o);
+  /* A cgroup tsvisor made for this sandbox (do --memory): join it before the
+   * clone, so that pid 1 and all it starts are in it from their first page,
+   * and the sandbox's cgroup namespace is rooted there. */
+  if (o.cgroup_procs) write_file(o.cgroup_procs, "0");
   die_with_parent();
 
   char nspath[64];

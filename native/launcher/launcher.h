@@ -1,11 +1,16 @@
 /* tsvisor-launcher: the small C program that sets up each sandbox's host-side
  * jail. It holds no policy: the TypeScript side decides, the launcher does.
  *
- *   tsvisor-launcher gofer --lower DIR --state DIR [--ready-fd N] [--tty /dev/pts/N]... -- CMD...
- *       new mount namespace with the sandbox root (overlay of DIR under a
- *       tmpfs upper, tmpfs /tmp, a minimal /dev) at STATE/merged; then execs
- *       the gofer (CMD), which serves that tree. With --ready-fd, one byte
- *       is written there once the tree is mounted, before the exec.
+ *   tsvisor-launcher gofer --lower DIR --state DIR [--overlay memory|dir|none] [--upper-dir DIR]
+ *                          [--ready-fd N] [--tty /dev/pts/N]... [--bind SRC DST rw|ro]...
+ *                          [--tmpfs DST size=N,mode=OCTAL]... -- CMD...
+ *       new mount namespace with the sandbox root at STATE/merged: an overlay
+ *       of DIR under an upper layer in a tmpfs (memory) or in --upper-dir
+ *       (dir), or DIR bound read-only (none); a tmpfs /tmp, a minimal /dev
+ *       with its own devpts, a minimal /sys, then the --bind and --tmpfs
+ *       mounts in the order given. Then execs the gofer (CMD), which serves
+ *       that tree. With --ready-fd, one byte is written there once the tree
+ *       is mounted, before the exec.
  *   tsvisor-launcher app --mntns-of PID --root DIR [--cwd DIR] [--net none|host] [--init yes|no]
  *                        [--hostname NAME] -- CMD...
  *       joins PID's mount namespace, forks the sandbox's first process into
@@ -30,6 +35,18 @@ void mkdir_p(const char *path, mode_t mode);
 /* control socket messages: a 4-byte tag, then the payload */
 void control_send(const char *tag, const void *payload, size_t len, int fd_to_pass);
 size_t control_recv(const char *want_tag, void *buf, size_t cap);
+
+/* mounts.c: the sandbox root's extra mounts, below STATE/merged */
+enum mount_kind { MOUNT_BIND, MOUNT_TMPFS };
+struct mount_req {
+  enum mount_kind kind;
+  const char *src;  /* bind: the host path */
+  const char *dst;  /* absolute, inside the sandbox */
+  const char *opts; /* tmpfs: "size=N,mode=OCTAL" (either may be absent) */
+  int read_only;    /* bind */
+};
+void bind_root_read_only(const char *lower, const char *merged);
+void apply_mounts(const char *merged, const struct mount_req *mounts, int n, int may_create);
 
 int gofer_root_main(int argc, char **argv);
 int jail_main(int argc, char **argv);

@@ -12,11 +12,12 @@
 import fs from 'node:fs';
 import { native } from '../../native/index.js';
 import {
-  E, O_ACCMODE, O_RDONLY, O_CREAT, O_TRUNC, O_PATH, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK, O_CLOEXEC,
+  AT_FDCWD, E, O_ACCMODE, O_RDONLY, O_CREAT, O_TRUNC, O_PATH, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK, O_CLOEXEC,
   RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, STATX_SIZE, STATFS_SIZE,
   S_IFLNK,
 } from '../abi/linux.js';
 import type { Task, TaskTable } from '../kernel/task.js';
+import { readMemoryUsage, type MemoryLimit, type MemoryUsage } from '../kernel/cgroup.js';
 import { FileKind, type Filesystem, type MagicLink, type WalkResult } from '../vfs/filesystem.js';
 import { statxMode, fileKindOfMode } from '../vfs/stat.js';
 import type { HostView } from '../vfs/lookup.js';
@@ -58,12 +59,15 @@ export class ProcFs implements Filesystem {
   /**
    * @param initNsPid the namespace pid of tsvisor's own init, when there is
    *   one: shown in listings and status, guarded like another user's process.
+   * @param memoryLimit the sandbox's memory limit: /proc/meminfo shows it
+   *   instead of the host's memory.
    */
   constructor(
     private readonly rootFd: number,
     private readonly tasks: TaskTable,
     private readonly initNsPid: number | null,
     private readonly hostView: HostView,
+    private readonly memoryLimit: MemoryLimit | null = null,
   ) {}
 
   /** Maps self / thread-self to the asking task; checks the allowlist. */
@@ -152,8 +156,28 @@ export class ProcFs implements Filesystem {
     if (writing && !(path.length >= 2 && isPid(path[0]!) && WRITABLE_PER_PROCESS.has(path[path.length - 1]!))) {
       return -E.EACCES;
     }
+    if (this.memoryLimit && path.length === 1 && path[0] === 'meminfo') {
+      if (flags & O_DIRECTORY) return -E.ENOTDIR;
+      const host = this.readHostFile('meminfo');
+      if (typeof host === 'number') return host;
+      const text = sandboxMeminfo(host, this.memoryLimit.limitBytes, readMemoryUsage(this.memoryLimit.cgroupDir));
+      return openSynthetic('meminfo', text, flags);
+    }
     const allowed = O_ACCMODE | O_PATH | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC | O_TRUNC;
     return native.openat2(this.rootFd, path.length ? path.join('/') : '.', (flags & allowed) | O_NOFOLLOW, 0, PROC_OPEN_RESOLVE);
+  }
+
+  /** The text of a file of the real procfs instance, or -errno. */
+  private readHostFile(rel: string): string | number {
+    const fd = native.openat2(this.rootFd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0, PROC_OPEN_RESOLVE);
+    if (fd < 0) return fd;
+    try {
+      return fs.readFileSync(fd, 'latin1');
+    } catch (err) {
+      return -errnoOf(err);
+    } finally {
+      native.close(fd);
+    }
   }
 
   statx(task: Task, path: readonly string[]): Uint8Array | number {
@@ -172,6 +196,92 @@ export class ProcFs implements Filesystem {
     dv.setBigInt64(72, 4096n, true); // f_frsize
     return buf;
   }
+}
+
+function errnoOf(err: unknown): number {
+  const errno = (err as NodeJS.ErrnoException).errno;
+  // Node reports errnos negated (UV_E*).
+  return typeof errno === 'number' && errno !== 0 ? Math.abs(errno) : E.EIO;
+}
+
+/**
+ * An open file holding text the sentry made up: a memfd with the contents,
+ * reopened read-only through /proc/self/fd so the program gets a description
+ * it cannot write through (the memfd is the program's own copy either way:
+ * each open makes a new one). Mode 0444 as procfs shows its files. What
+ * differs from a procfs file: fstat shows the size of the contents (procfs
+ * shows 0), and the memfd's device and inode; it is not sealed (the native
+ * memfd_create does not ask for MFD_ALLOW_SEALING), which the read-only
+ * reopen makes moot for this description.
+ */
+function openSynthetic(name: string, text: string, flags: number): number {
+  const memfd = native.memfdCreate(name);
+  if (memfd < 0) return memfd;
+  try {
+    const bytes = Buffer.from(text, 'latin1');
+    const w = native.pwriteAll(memfd, bytes, bytes.length, 0);
+    if (w < 0) return w;
+    fs.fchmodSync(memfd, 0o444);
+    // Not fs.openSync: Node would track the fd, which the dispatcher closes natively.
+    return native.openat2(AT_FDCWD, `/proc/self/fd/${memfd}`, O_RDONLY | O_CLOEXEC | (flags & O_NONBLOCK), 0, 0);
+  } catch (err) {
+    return -errnoOf(err);
+  } finally {
+    native.close(memfd);
+  }
+}
+
+/** meminfo fields that describe the machine, not its use: kept as the host has them. */
+const MEMINFO_KEPT = new Set(['VmallocTotal', 'Hugepagesize']);
+
+/**
+ * /proc/meminfo of a sandbox with a memory limit, in the host file's layout
+ * (same fields, order and column widths, so parsers written against Linux
+ * keep working): the limit is MemTotal and what the cgroup has not used is
+ * free. Fields the cgroup accounts come from memory.stat (as gVisor and
+ * lxcfs derive them); the machine-wide rest (slab, page tables, vmalloc use,
+ * hugepages, direct maps) describes the host, not the sandbox, and is 0.
+ * No swap: memory+swap is limited to the same value.
+ */
+export function sandboxMeminfo(host: string, limitBytes: number, used: MemoryUsage | null): string {
+  const st = (key: string): number => used?.stat.get(key) ?? 0;
+  const usage = used?.usage ?? 0;
+  const free = Math.max(0, limitBytes - usage);
+  const bytes: Record<string, number> = {
+    MemTotal: limitBytes,
+    MemFree: free,
+    MemAvailable: free,
+    Cached: st('cache'),
+    Active: st('active_anon') + st('active_file'),
+    Inactive: st('inactive_anon') + st('inactive_file'),
+    'Active(anon)': st('active_anon'),
+    'Inactive(anon)': st('inactive_anon'),
+    'Active(file)': st('active_file'),
+    'Inactive(file)': st('inactive_file'),
+    Unevictable: st('unevictable'),
+    Dirty: st('dirty'),
+    Writeback: st('writeback'),
+    AnonPages: st('rss'),
+    Mapped: st('mapped_file'),
+    Shmem: st('shmem'),
+    AnonHugePages: st('rss_huge'),
+    // Without swap, what the sandbox can ever commit is its limit.
+    CommitLimit: limitBytes,
+  };
+  const lines = host.split('\n').map((line) => {
+    const m = /^([^:]+):(\s*)([0-9]+)(.*)$/.exec(line);
+    if (!m) return line;
+    const name = m[1]!;
+    const spaces = m[2]!;
+    const digits = m[3]!;
+    const rest = m[4]!;
+    if (MEMINFO_KEPT.has(name)) return line;
+    const b = bytes[name];
+    const value = b === undefined ? 0 : rest.trim() === 'kB' ? Math.floor(b / 1024) : b;
+    // Keep the column: Linux right-aligns the numbers.
+    return `${name}:${String(value).padStart(spaces.length + digits.length)}${rest}`;
+  });
+  return lines.join('\n');
 }
 
 function syntheticSymlinkStatx(size: number): Uint8Array {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { TaskMemory } from '../../platform/platform.js';
 import type { MountTable } from '../vfs/mounts.js';
 import type { HostView } from '../vfs/lookup.js';
+import type { MemoryLimit } from './cgroup.js';
 import { TaskTable, type Task } from './task.js';
 
 /** The sandbox's UTS namespace, as uname(2) reports it. */
@@ -42,5 +43,7 @@ export class Kernel {
     readonly initHostPid: number,
     /** Reads cwd and fd paths from the host's /proc as the sandbox sees them. */
     readonly hostView: HostView,
+    /** The sandbox's memory limit (tsvisor do --memory); null: the host's memory. */
+    readonly memoryLimit: MemoryLimit | null = null,
   ) {}
 }
