@@ -46,7 +46,8 @@ const MAX_ERRNO = 4095;
 export type GoferPath = readonly string[];
 
 export interface Timespec {
-  readonly sec: number;
+  /** Any i64: Linux takes any seconds and clamps them to the filesystem's range. */
+  readonly sec: bigint;
   /** 0..999999999, or UTIME_NOW / UTIME_OMIT. */
   readonly nsec: number;
 }
@@ -511,7 +512,7 @@ function encodeField(w: Writer, kind: FieldKind, value: unknown, what: string): 
     case 'timespec': {
       if (typeof value !== 'object' || value === null) throw new WireError(E.EINVAL, `${what}: not a timespec`);
       const time = value as Partial<Record<'sec' | 'nsec', unknown>>;
-      w.i64(time.sec, `${what}.sec`);
+      w.i64big(time.sec, `${what}.sec`);
       w.u32(time.nsec, `${what}.nsec`);
       return;
     }
@@ -649,7 +650,7 @@ function decodeField(r: Reader, kind: FieldKind, what: string): KindValues[Field
       return r.raw(length, what);
     }
     case 'timespec':
-      return { sec: r.i64(`${what}.sec`), nsec: r.u32(`${what}.nsec`) };
+      return { sec: r.i64big(`${what}.sec`), nsec: r.u32(`${what}.nsec`) };
     case 'dirents':
       return decodeDirents(r, what);
     case 'ids': {

@@ -586,9 +586,9 @@ export class GoferServer {
   private utimes(path: GoferPath, atime: Timespec, mtime: Timespec): number {
     if (this.readOnly) return this.readOnlyChange(path);
     const view = this.timesView;
-    view.setBigInt64(0, BigInt(atime.sec), true);
+    view.setBigInt64(0, atime.sec, true);
     view.setBigInt64(8, BigInt(atime.nsec), true);
-    view.setBigInt64(16, BigInt(mtime.sec), true);
+    view.setBigInt64(16, mtime.sec, true);
     view.setBigInt64(24, BigInt(mtime.nsec), true);
     return this.atParent(path, this.pathA, this.nameA,
       (dirfd, name) => host.utimensat(dirfd, name, this.timesBuf, AT_SYMLINK_NOFOLLOW));

@@ -193,7 +193,7 @@ describe('a real gofer, jailed', () => {
     expect(client.chmod(['dir', 'sl'], 0o600)).toBe(-E.EOPNOTSUPP);
     expect(client.chown(['dir', 'file.txt'], 1234, 5678)).toBe(0);
     expect(fs.statSync(file)).toMatchObject({ uid: 1234, gid: 5678 });
-    expect(client.utimes(['dir', 'file.txt'], { sec: 1_000_000_000, nsec: 5 }, { sec: 1_200_000_000, nsec: 7 })).toBe(0);
+    expect(client.utimes(['dir', 'file.txt'], { sec: 1_000_000_000n, nsec: 5 }, { sec: 1_200_000_000n, nsec: 7 })).toBe(0);
     const st = fs.statSync(file, { bigint: true });
     expect(st.atimeNs).toBe(1_000_000_000_000_000_005n);
     expect(st.mtimeNs).toBe(1_200_000_000_000_000_007n);

@@ -52,7 +52,7 @@ const KIND_ARBITRARIES: { [K in FieldKind]: fc.Arbitrary<KindValues[K]> } = {
     .filter((b) => !b.includes(0))
     .map((b) => Buffer.from(b).toString('latin1')),
   bytes: fc.uint8Array({ maxLength: 300 }),
-  timespec: fc.record({ sec: fc.maxSafeInteger(), nsec: fc.integer({ min: 0, max: 0xffffffff }) }),
+  timespec: fc.record({ sec: fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }), nsec: fc.integer({ min: 0, max: 0xffffffff }) }),
   dirents: fc.array(dirent, { maxLength: 30 }),
   ids: fc.array(fc.integer({ min: 0, max: 0xffffffff }), { maxLength: 100 }),
 };

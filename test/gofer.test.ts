@@ -325,15 +325,15 @@ describe('changes to the tree', () => {
 
   it('utimes, with UTIME_OMIT and UTIME_NOW', () => {
     const file = path.join(root, 'dir', 'file.txt');
-    expect(client.utimes(['dir', 'file.txt'], { sec: 1_000_000_000, nsec: 123_456_789 }, { sec: 1_200_000_000, nsec: 5 })).toBe(0);
+    expect(client.utimes(['dir', 'file.txt'], { sec: 1_000_000_000n, nsec: 123_456_789 }, { sec: 1_200_000_000n, nsec: 5 })).toBe(0);
     let st = fs.statSync(file, { bigint: true });
     expect(st.atimeNs).toBe(1_000_000_000_123_456_789n);
     expect(st.mtimeNs).toBe(1_200_000_000_000_000_005n);
-    expect(client.utimes(['dir', 'file.txt'], { sec: 0, nsec: UTIME_OMIT }, { sec: 0, nsec: UTIME_NOW })).toBe(0);
+    expect(client.utimes(['dir', 'file.txt'], { sec: 0n, nsec: UTIME_OMIT }, { sec: 0n, nsec: UTIME_NOW })).toBe(0);
     st = fs.statSync(file, { bigint: true });
     expect(st.atimeNs).toBe(1_000_000_000_123_456_789n);
     expect(Number(st.mtimeNs / 1_000_000n)).toBeGreaterThan(Date.now() - 60_000);
-    expect(client.utimes(['dir', 'file.txt'], { sec: 0, nsec: 2_000_000_000 }, { sec: 0, nsec: 0 })).toBe(-E.EINVAL);
+    expect(client.utimes(['dir', 'file.txt'], { sec: 0n, nsec: 2_000_000_000 }, { sec: 0n, nsec: 0 })).toBe(-E.EINVAL);
   });
 
   it('truncate', () => {
@@ -452,7 +452,7 @@ describe('the root is a wall', () => {
     expect(client.chmod(['escape', 'passwd'], 0o777)).toBe(-E.ELOOP);
     expect(client.chown(['escape', 'passwd'], 4242, 4242)).toBe(-E.ELOOP);
     expect(client.truncate(['escape', 'passwd'], 0)).toBe(-E.ELOOP);
-    expect(client.utimes(['escape', 'passwd'], { sec: 1, nsec: 0 }, { sec: 1, nsec: 0 })).toBe(-E.ELOOP);
+    expect(client.utimes(['escape', 'passwd'], { sec: 1n, nsec: 0 }, { sec: 1n, nsec: 0 })).toBe(-E.ELOOP);
     expect(client.statfs(['escape', 'passwd'])).toBe(-E.ELOOP);
     expect(client.readlink(['escape', 'passwd'])).toBe(-E.ELOOP);
     etcUntouched();
@@ -463,7 +463,7 @@ describe('the root is a wall', () => {
     expect(client.truncate(['abs'], 0)).toBe(-E.ELOOP);
     expect(client.chown(['abs'], 4242, 4242)).toBe(0);
     expect(fs.lstatSync(path.join(root, 'abs')).uid).toBe(4242);
-    expect(client.utimes(['abs'], { sec: 5, nsec: 0 }, { sec: 5, nsec: 0 })).toBe(0);
+    expect(client.utimes(['abs'], { sec: 5n, nsec: 0 }, { sec: 5n, nsec: 0 })).toBe(0);
     expect(fs.lstatSync(path.join(root, 'abs')).mtimeMs).toBe(5000);
     expect(client.link(['abs'], ['abs-hard'])).toBe(0);
     expect(fs.lstatSync(path.join(root, 'abs-hard')).isSymbolicLink()).toBe(true);
@@ -593,7 +593,7 @@ describe('read-only', () => {
       expect(c.rename(['dir', 'file.txt'], ['dir', 'x'], 0)).toBe(-E.EROFS);
       expect(c.chmod(['dir', 'file.txt'], 0o600)).toBe(-E.EROFS);
       expect(c.chown(['dir', 'file.txt'], 0, 0)).toBe(-E.EROFS);
-      expect(c.utimes(['dir', 'file.txt'], { sec: 1, nsec: 0 }, { sec: 1, nsec: 0 })).toBe(-E.EROFS);
+      expect(c.utimes(['dir', 'file.txt'], { sec: 1n, nsec: 0 }, { sec: 1n, nsec: 0 })).toBe(-E.EROFS);
       expect(c.truncate(['dir', 'file.txt'], 0)).toBe(-E.EROFS);
       expect(c.chmod(['missing'], 0o600)).toBe(-E.ENOENT);
       expect(fs.readFileSync(path.join(root, 'dir', 'file.txt'), 'latin1')).toBe('hello gofer');

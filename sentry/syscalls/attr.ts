@@ -76,22 +76,26 @@ const nsecValid = (n: number): boolean => n === UTIME_NOW || n === UTIME_OMIT ||
  * Reads two timespecs (or timevals, as nanoseconds) at addr; a null addr
  * means "now" for both. Only EFAULT here: Linux checks the values later.
  */
-function readTimes(k: Kernel, trap: Trap, addr: number, timeval: boolean): [number, number, number, number] | number {
-  if (addr === 0) return [0, UTIME_NOW, 0, UTIME_NOW];
+type Times = [atimeSec: bigint, atimeNsec: number, mtimeSec: bigint, mtimeNsec: number];
+
+function readTimes(k: Kernel, trap: Trap, addr: number, timeval: boolean): Times | number {
+  if (addr === 0) return [0n, UTIME_NOW, 0n, UTIME_NOW];
   if (copyIn(k, trap, addr, timesBuf, 32) < 0) return -E.EFAULT;
   const dv = new DataView(timesBuf.buffer);
-  const out: number[] = [];
+  const out: Times = [0n, 0, 0n, 0];
   for (let i = 0; i < 2; i++) {
-    const sec = Number(dv.getBigInt64(16 * i, true));
-    const frac = Number(dv.getBigInt64(16 * i + 8, true));
-    if (timeval) {
-      if (frac < 0 || frac >= 1_000_000) return -E.EINVAL; // utimes checks timevals on copy
-      out.push(sec, frac * 1000);
-    } else {
-      out.push(sec, frac);
-    }
+    let sec = dv.getBigInt64(16 * i, true);
+    // Past 2^53 a fraction is no number we need exactly: it is invalid either way.
+    const fracBig = dv.getBigInt64(16 * i + 8, true);
+    const frac = fracBig > 0x7fffffffn || fracBig < -0x80000000n ? -1 : Number(fracBig);
+    if (timeval && (frac < 0 || frac >= 1_000_000)) return -E.EINVAL; // utimes checks timevals on copy
+    const nsec = timeval ? frac * 1000 : frac;
+    // With UTIME_NOW or UTIME_OMIT Linux ignores the seconds (callers leave garbage there).
+    if (!timeval && (nsec === UTIME_NOW || nsec === UTIME_OMIT)) sec = 0n;
+    out[2 * i] = sec;
+    out[2 * i + 1] = nsec;
   }
-  return out as [number, number, number, number];
+  return out;
 }
 
 /** utimensat and the utimes family, in Linux's order (fs/utimes.c). */
@@ -109,9 +113,9 @@ function utimens(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number,
   if (!nsecValid(times[1]) || !nsecValid(times[3])) return -E.EINVAL;
   if ('fd' in x) {
     const dv = new DataView(timesBuf.buffer);
-    dv.setBigInt64(0, BigInt(times[0]), true);
+    dv.setBigInt64(0, times[0], true);
     dv.setBigInt64(8, BigInt(times[1]), true);
-    dv.setBigInt64(16, BigInt(times[2]), true);
+    dv.setBigInt64(16, times[2], true);
     dv.setBigInt64(24, BigInt(times[3]), true);
     return withTaskFd(t, x.fd, (hostFd) => native.futimens(hostFd, timesBuf));
   }
@@ -121,11 +125,11 @@ function utimens(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number,
 /** utime(path, struct utimbuf {time_t actime, modtime}). */
 function utime(k: Kernel, t: Task, trap: Trap): SyscallReturn {
   const addr = trap.argPtr(1);
-  let times: [number, number, number, number] = [0, UTIME_NOW, 0, UTIME_NOW];
+  let times: Times = [0n, UTIME_NOW, 0n, UTIME_NOW];
   if (addr !== 0) {
     if (copyIn(k, trap, addr, timesBuf, 16) < 0) return -E.EFAULT;
     const dv = new DataView(timesBuf.buffer);
-    times = [Number(dv.getBigInt64(0, true)), 0, Number(dv.getBigInt64(8, true)), 0];
+    times = [dv.getBigInt64(0, true), 0, dv.getBigInt64(8, true), 0];
   }
   const x = target(k, t, trap, AT_FDCWD, 0, true);
   if (typeof x === 'number') return x;

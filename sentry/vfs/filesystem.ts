@@ -73,7 +73,8 @@ export interface MutatingOps {
   link(from: readonly string[], to: readonly string[]): number;
   chmod(path: readonly string[], mode: number): number;
   chown(path: readonly string[], uid: number, gid: number): number;
-  utimes(path: readonly string[], atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): number;
+  /** Seconds are any i64 (the filesystem clamps them); nsec may be UTIME_NOW or UTIME_OMIT. */
+  utimes(path: readonly string[], atimeSec: bigint, atimeNsec: number, mtimeSec: bigint, mtimeNsec: number): number;
   truncate(path: readonly string[], length: number): number;
 }
 
