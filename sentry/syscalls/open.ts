@@ -1,6 +1,7 @@
 // open, openat, openat2, creat: resolve through the VFS, have the filesystem
 // open the object, install the resulting fd into the program. After that the
 // program reads and writes it natively.
+import fs from 'node:fs';
 import { native } from '../../native/index.js';
 import type { Trap } from '../../platform/platform.js';
 import {
@@ -51,7 +52,9 @@ function openPath(
     noXdev: (resolve & RESOLVE_NO_XDEV) !== 0,
   });
   if (typeof r === 'number') return r;
-  if (r.magic && (resolve & RESOLVE_NO_MAGICLINKS)) return -E.ELOOP;
+  // A final magic link is refused only when it would be followed: with
+  // O_NOFOLLOW (O_PATH) the link itself is what is opened, as in Linux.
+  if (r.magic && (resolve & RESOLVE_NO_MAGICLINKS) && follow) return -E.ELOOP;
   if (flags & O_PATH) {
     // An O_PATH fd cannot be installed (ADDFD takes no O_PATH file), and it
     // opens nothing: with the name checked, the kernel opens it in the
@@ -65,10 +68,10 @@ function openPath(
     if (r.wantsDirectory) return -E.EISDIR;
     if (r.mount.readOnly) return -E.EROFS;
     hostFd = r.mount.fs.open(t, r.rel, flags, t.creationMode(mode));
-  } else if (r.magic && r.magic.fd >= 0) {
+  } else if (r.magic && r.magic.fd >= 0 && follow) {
     // /proc/<pid>/fd/N naming a pipe, socket or deleted file: the object itself.
     const owner = r.magic.task;
-    hostFd = native.pidfdGetfd(owner.group.pidfd(), r.magic.fd);
+    hostFd = reopenMagic(native.pidfdGetfd(owner.group.pidfd(), r.magic.fd), flags);
   } else {
     if (exclusive) return -E.EEXIST;
     if (r.kind === FileKind.Symlink) return -E.ELOOP;
@@ -79,6 +82,38 @@ function openPath(
     hostFd = r.mount.fs.open(t, r.rel, flags & ~(O_CREAT | O_EXCL), mode);
   }
   return install(trap, hostFd, flags);
+}
+
+const reopenStat = new Uint8Array(144);
+const S_IFMT_ = 0o170000;
+const S_IFREG_ = 0o100000;
+const S_IFSOCK_ = 0o140000;
+
+/**
+ * Opening /proc/<pid>/fd/N makes a new open file description in Linux, with
+ * its own offset and the access mode asked for. For a regular file with no
+ * path (a memfd, a deleted or O_TMPFILE file) the sentry does the same
+ * through its own borrowed copy; a socket is ENXIO, as in Linux; other
+ * objects (pipes, anonymous inodes), whose open could wait, are handed over
+ * as the very description the owner holds.
+ */
+function reopenMagic(borrowed: number, flags: number): number {
+  if (borrowed < 0) return borrowed;
+  if (native.fstatRaw(borrowed, reopenStat) < 0) return borrowed;
+  const mode = new DataView(reopenStat.buffer).getUint32(24, true);
+  if ((mode & S_IFMT_) === S_IFSOCK_) {
+    native.close(borrowed);
+    return -E.ENXIO; // a socket cannot be opened, only connected to
+  }
+  if ((mode & S_IFMT_) !== S_IFREG_) return borrowed;
+  try {
+    return fs.openSync(`/proc/self/fd/${borrowed}`, flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC));
+  } catch (err) {
+    const e = (err as { errno?: number }).errno;
+    return typeof e === 'number' && e < 0 ? e : -E.EIO;
+  } finally {
+    native.close(borrowed);
+  }
 }
 
 /** Installs our fd into the task as the syscall's answer (or passes on -errno). */
@@ -172,7 +207,10 @@ function openat2(k: Kernel, t: Task, trap: Trap): SyscallReturn {
   if ((flags & O_PATH) && (flags & ~O_PATH_FLAGS)) return -E.EINVAL;
   const bad = checkOpenFlags(flags);
   if (bad < 0) return bad;
-  if (resolve & RESOLVE_CACHED) return -E.EAGAIN; // we always do I/O to look up
+  // build_open_flags(): these could not be done from the cache alone. Any
+  // other lookup the sentry makes answers as a fully cached one would: a
+  // program cannot tell the difference (it only learns that it need not retry).
+  if ((resolve & RESOLVE_CACHED) && (flags & (O_TRUNC | O_CREAT | O_TMPFILE_BIT))) return -E.EAGAIN;
   const path = readPath(k, trap, 1);
   if (typeof path === 'number') return path;
   return openPath(k, t, trap, trap.argI32(0), path, flags, modeLo, resolve);

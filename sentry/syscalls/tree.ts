@@ -11,8 +11,8 @@ import {
 import type { Kernel } from '../kernel/kernel.js';
 import type { Task } from '../kernel/task.js';
 import { FileKind, type MutatingOps } from '../vfs/filesystem.js';
-import { LastKind, lookupChild, resolveParent, type ParentResolved, type Resolved } from '../vfs/resolve.js';
-import { existing, mutableOps, readPath, resolveString } from './args.js';
+import { LastKind, lookupChild, resolveParent, resolvePath, type ParentResolved, type Resolved } from '../vfs/resolve.js';
+import { existing, isEmptyPathForm, mutableOps, readPath, resolveString } from './args.js';
 import type { HandlerTable, SyscallReturn } from './types.js';
 
 const RENAME_NOREPLACE = 1;
@@ -148,19 +148,56 @@ function rename(k: Kernel, t: Task, trap: Trap, oldDirfd: number, oldArg: number
 
 function link(k: Kernel, t: Task, trap: Trap, oldDirfd: number, oldArg: number, newDirfd: number, newArg: number, flags: number): SyscallReturn {
   if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) return -E.EINVAL;
-  const oldPath = readPath(k, trap, oldArg);
-  if (typeof oldPath === 'number') return oldPath;
-  const from = existing(resolveString(k, t, oldDirfd, oldPath, (flags & AT_SYMLINK_FOLLOW) !== 0));
+  const follow = (flags & AT_SYMLINK_FOLLOW) !== 0;
+  let from: Resolved | typeof UNNAMED | number;
+  if (isEmptyPathForm(k, trap, oldArg, flags)) {
+    from = linkSourceOfFd(k, t, oldDirfd);
+  } else {
+    const oldPath = readPath(k, trap, oldArg);
+    if (typeof oldPath === 'number') return oldPath;
+    from = existing(resolveString(k, t, oldDirfd, oldPath, follow));
+    // /proc/<pid>/fd/N followed to an object with no path (a deleted file, a pipe).
+    if (follow && typeof from !== 'number' && from.magic && from.magic.fd >= 0) from = objectOfFd(k, from.magic.task, from.magic.fd);
+  }
   if (typeof from === 'number') return from;
   const newPath = readPath(k, trap, newArg);
   if (typeof newPath === 'number') return newPath;
   const to = newName(k, t, newDirfd, newPath, false);
   if (typeof to === 'number') return to;
+  // vfs_link(): an inode with no links left is ENOENT. (An O_TMPFILE file may
+  // be linked in by Linux, but that needs the filesystem to link by fd,
+  // which the gofer does not offer: ENOENT too.)
+  if (from === UNNAMED) return -E.ENOENT;
   if (from.mount !== to.mount) return -E.EXDEV;
   const ops = mutableOps(to);
   if (typeof ops === 'number') return ops;
   if (from.kind === FileKind.Directory) return -E.EPERM;
   return ops.link(from.rel, to.rel);
+}
+
+/** A file an fd refers to that has no name left (deleted, or O_TMPFILE). */
+const UNNAMED: unique symbol = Symbol('unnamed');
+
+/**
+ * linkat(fd, "", ..., AT_EMPTY_PATH): the object the fd refers to, by the
+ * name it has now (AT_FDCWD: the working directory, which is then EPERM as
+ * any directory). Linux asks for CAP_DAC_READ_SEARCH, which only the
+ * sandbox's root holds.
+ */
+function linkSourceOfFd(k: Kernel, t: Task, fd: number): Resolved | typeof UNNAMED | number {
+  if (t.creds().euid !== 0) return -E.ENOENT;
+  if (fd === AT_FDCWD) return existing(resolveString(k, t, AT_FDCWD, '.', false));
+  return objectOfFd(k, t, fd);
+}
+
+/** What fd `fd` of task `owner` refers to, as a name in the sandbox's tree. */
+function objectOfFd(k: Kernel, owner: Task, fd: number): Resolved | typeof UNNAMED | number {
+  const text = fd < 0 ? null : k.hostView.fdTarget(owner, fd);
+  if (text === null) return -E.EBADF;
+  if (text.charCodeAt(0) !== 0x2f) return -E.EXDEV; // pipe:[..], socket:[..]: another mount
+  if (text.endsWith(' (deleted)')) return UNNAMED;
+  // The text is a path from the sandbox's root, free of symlinks but the object itself.
+  return existing(resolvePath(k.mounts, owner, [], text, { followFinal: false }));
 }
 
 function symlink(k: Kernel, t: Task, trap: Trap, targetArg: number, newDirfd: number, newArg: number): SyscallReturn {
