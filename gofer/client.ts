@@ -142,6 +142,11 @@ export class GoferClient {
     return this.status(this.call('utimes', { path, atime, mtime }));
   }
 
+  /** May the identity ops run with (actAs) access path with mode (R_OK|W_OK|X_OK)? 0 or -errno. */
+  access(path: GoferPath, mode: number): number {
+    return this.status(this.call('access', { path, mode }));
+  }
+
   truncate(path: GoferPath, length: number): number {
     return this.status(this.call('truncate', { path, length }));
   }

@@ -162,6 +162,11 @@ export function fchownat(dirfd: number, path: Uint8Array, uid: number, gid: numb
   return result(fchownatFn(dirfd, path, uid >>> 0, gid >>> 0, flags));
 }
 
+/** faccessat2(2): mode is R_OK | W_OK | X_OK (or F_OK). */
+export function faccessat2(dirfd: number, path: Uint8Array, mode: number, flags: number): number {
+  return result(syscallVariadic(NR.faccessat2, 'int', dirfd, 'void *', path, 'int', mode, 'int', flags));
+}
+
 /** utimensat(2); `times` is struct timespec[2] (32 bytes). */
 export function utimensat(dirfd: number, path: Uint8Array, times: Uint8Array, flags: number): number {
   return result(utimensatFn(dirfd, path, times, flags));

@@ -36,7 +36,7 @@ export const GOFER_ALLOWED: readonly AllowGroup[] = [
     why: 'the file ops (hostfs.ts): every lookup is openat2 below the root fd, then one *at call on the parent',
     names: [
       'openat2', 'statx', 'newfstatat', 'fstat', 'readlinkat', 'mkdirat', 'mknodat', 'unlinkat', 'renameat2',
-      'symlinkat', 'linkat', 'fchmodat', 'fchmodat2', 'fchownat', 'utimensat', 'ftruncate', 'fstatfs', 'getdents64',
+      'symlinkat', 'linkat', 'fchmodat', 'fchmodat2', 'fchownat', 'utimensat', 'faccessat2', 'ftruncate', 'fstatfs', 'getdents64',
       'lseek', 'fcntl', 'close',
     ],
   },

@@ -8,11 +8,11 @@
 // walks plain components. Every handler returns an answer; none throws.
 import { native } from '../native/index.js';
 import {
-  AT_EMPTY_PATH, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, E, NAME_MAX, O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL,
+  AT_EACCESS, AT_EMPTY_PATH, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, E, NAME_MAX, O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL,
   O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_PATH_FLAGS, O_RDONLY, O_TMPFILE_BIT, O_TRUNC, O_VALID_FLAGS, O_WRONLY, PATH_MAX,
   RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
   S_IFSOCK,
-  STATFS_SIZE, STATX_SIZE, XATTR_CREATE, XATTR_REPLACE
+  STATFS_SIZE, STATX_SIZE, R_OK, W_OK, X_OK, XATTR_CREATE, XATTR_REPLACE
 } from '../sentry/abi/linux.js';
 import * as host from './hostfs.js';
 import { Identity } from './identity.js';
@@ -215,6 +215,8 @@ export class GoferServer {
       }
       case 'truncate':
         return this.status(id, 'truncate', this.truncate(request.args.path, request.args.length));
+      case 'access':
+        return this.status(id, 'access', this.access(request.args.path, request.args.mode));
       case 'statfs': {
         const r = this.statfs(request.args.path);
         if (r < 0) return { length: encodeResponse(tx, id, 'statfs', -r), fd: none };
@@ -253,7 +255,7 @@ export class GoferServer {
   private status(
     id: number,
     op: 'mkdir' | 'mknod' | 'unlink' | 'rename' | 'symlink' | 'link' | 'chmod' | 'chown' | 'utimes' | 'truncate'
-      | 'setxattr' | 'removexattr' | 'creds',
+      | 'setxattr' | 'removexattr' | 'creds' | 'access',
     ret: number,
   ): { length: number; fd: number } {
     return { length: encodeResponse(this.tx, id, op, ret < 0 ? -ret : 0, {}), fd: -1 };
@@ -592,6 +594,14 @@ export class GoferServer {
     view.setBigInt64(24, BigInt(mtime.nsec), true);
     return this.atParent(path, this.pathA, this.nameA,
       (dirfd, name) => host.utimensat(dirfd, name, this.timesBuf, AT_SYMLINK_NOFOLLOW));
+  }
+
+  /** With the identity held: the kernel's own check (DAC, ACLs, capabilities, read-only mounts). */
+  private access(path: GoferPath, mode: number): number {
+    if (mode & ~(R_OK | W_OK | X_OK)) return -E.EINVAL;
+    if (this.readOnly && (mode & W_OK)) return this.readOnlyChange(path);
+    return this.atParent(path, this.pathA, this.nameA,
+      (dirfd, name) => host.faccessat2(dirfd, name, mode, AT_EACCESS | AT_SYMLINK_NOFOLLOW));
   }
 
   private truncate(path: GoferPath, length: number): number {

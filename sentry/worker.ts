@@ -68,7 +68,7 @@ function main(data: SentryWorkerData): void {
   const kernel = new Kernel(loop.memory, mounts, log, sandbox.hostPid, hostView, data.memoryLimit);
   // The gofer checks nothing itself: it takes the trapping task's credentials
   // and lets the host kernel decide (gofer/identity.ts).
-  gofer.actAs(() => kernel.current?.creds().fsIdentity);
+  gofer.actAs(() => kernel.fsIdentity());
   mounts.add({ point: ['proc'], fs: new ProcFs(sandbox.procRootFd, kernel.tasks, data.withInit ? 1 : null, hostView, kernel.memoryLimit), readOnly: false, source: 'proc' });
   const tracer = data.strace ? new Tracer(loop.memory, (line) => fs.writeSync(2, line)) : undefined;
   const dispatcher = new Dispatcher(kernel, tracer ? { tracer } : {});

@@ -22,11 +22,6 @@ const PROGRAMS = fs.readdirSync(SOURCE_DIR).filter((f) => f.endsWith('.c')).map(
 
 /** program -> check label -> why the sandbox answers differently. */
 const KNOWN_DIFFERENCES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
-  access: {
-    'child access f644 R_OK':
-      'access() without AT_EACCESS must walk the path with the real uid/gid (Linux access_override_creds); ' +
-      'the gofer walks with the task\'s fs identity (euid 0 here), so the 0700 work directory is searchable',
-  },
   resolve: {
     'linkat tmpfile via /proc/self/fd':
       'linking an O_TMPFILE file in needs the filesystem to link by fd (linkat(fd, "", AT_EMPTY_PATH)); the gofer protocol has no such op, the sentry answers ENOENT',
@@ -41,10 +36,6 @@ const KNOWN_DIFFERENCES: Readonly<Record<string, Readonly<Record<string, string>
   tree: {
     'RENAME_WHITEOUT': 'the sandbox root is overlayfs, whose rename refuses RENAME_WHITEOUT (EINVAL); natively the work directory is on ext4',
     'whiteout left': 'follows from "RENAME_WHITEOUT"',
-  },
-  xattr: {
-    'getxattr size -1':
-      'sentry/syscalls/xattr.ts reads the size_t size as signed (argI64): -1 is ERANGE; Linux clamps a size past XATTR_SIZE_MAX to it',
   },
   cwd: {
     'stat . of removed dir':

@@ -494,6 +494,8 @@ describe('credentials: the host kernel checks each op as the task', () => {
     try {
       expect(c.client.open(['creds', 'secret'], O_RDONLY, 0)).toBe(-E.EACCES);
       expect(c.client.open(['creds', 'secret'], O_WRONLY | O_CREAT | O_TRUNC, 0o644)).toBe(-E.EACCES);
+      expect(c.client.access(['creds', 'secret'], 4 /* R_OK */)).toBe(-E.EACCES);
+      expect(c.client.access(['creds', 'sticky'], 2 | 1 /* W_OK|X_OK */)).toBe(0);
       expect(c.client.mkdir(['creds', 'mine'], 0o755)).toBe(-E.EACCES); // creds/ is root's 0755
       expect(c.client.unlink(['creds', 'sticky', 'roots'], 0)).toBe(-E.EPERM);
       expect(c.client.chmod(['creds', 'secret'], 0o777)).toBe(-E.EPERM);
@@ -506,8 +508,11 @@ describe('credentials: the host kernel checks each op as the task', () => {
       // Root with no capabilities is just another uid over a 0600 file of its own... and another's.
       who = { ...root0, capabilities: 0 };
       expect(c.client.open(['creds', 'sticky', 'users'], O_RDONLY, 0)).toBe(-E.EACCES);
-      // Root with its capabilities may do it all again.
+      // Root with its capabilities may do it all again, but not execute what no one may.
       who = root0;
+      expect(c.client.access(['creds', 'secret'], 4 | 2)).toBe(0);
+      expect(c.client.access(['creds', 'secret'], 1 /* X_OK */)).toBe(-E.EACCES);
+      expect(c.client.access(['creds', 'secret'], 8)).toBe(-E.EINVAL);
       const again = c.client.open(['creds', 'secret'], O_RDONLY, 0);
       expect(again).toBeGreaterThanOrEqual(0);
       native.close(again);

@@ -61,6 +61,8 @@ export class GoferFs implements Filesystem {
     return w.statx;
   }
 
+  readonly access = (path: readonly string[], mode: number): number => this.gofer.access(path, mode);
+
   statfs(_task: Task, path: readonly string[]): Uint8Array | number {
     return this.gofer.statfs(path);
   }

@@ -5,6 +5,7 @@ import type { TaskMemory } from '../../platform/platform.js';
 import type { MountTable } from '../vfs/mounts.js';
 import type { HostView } from '../vfs/lookup.js';
 import type { MemoryLimit } from './cgroup.js';
+import type { FsIdentity } from '../../gofer/protocol.js';
 import { TaskTable, type Task } from './task.js';
 
 /** The sandbox's UTS namespace, as uname(2) reports it. */
@@ -32,6 +33,8 @@ export class Kernel {
    * operations run with its credentials. null between traps.
    */
   current: Task | null = null;
+  /** Set for the length of one check that runs as other ids than the task's (access(2)). */
+  private identityOverride: FsIdentity | null = null;
   /** Scratch buffer for small copies to and from task memory (never kept across calls). */
   readonly scratch = new Uint8Array(4096);
 
@@ -46,4 +49,20 @@ export class Kernel {
     /** The sandbox's memory limit (tsvisor do --memory); null: the host's memory. */
     readonly memoryLimit: MemoryLimit | null = null,
   ) {}
+
+  /** The identity file operations run with now: current's, unless a check overrides it. */
+  fsIdentity(): FsIdentity | undefined {
+    return this.identityOverride ?? this.current?.creds().fsIdentity;
+  }
+
+  /** Runs fn with file operations done as `identity` (override_creds() in Linux). */
+  withIdentity<T>(identity: FsIdentity, fn: () => T): T {
+    const saved = this.identityOverride;
+    this.identityOverride = identity;
+    try {
+      return fn();
+    } finally {
+      this.identityOverride = saved;
+    }
+  }
 }

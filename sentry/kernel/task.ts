@@ -20,8 +20,9 @@ export interface Credentials {
   readonly sgid: number;
   readonly fsgid: number;
   readonly groups: readonly number[];
-  /** The effective capability set (bit n: capability n), in the sandbox's user namespace. */
+  /** The effective and permitted capability sets (bit n: capability n), in the sandbox's user namespace. */
   readonly capEffective: number;
+  readonly capPermitted: number;
   /** What the gofer acts with for this task: the file-system side of the above. */
   readonly fsIdentity: FsIdentity;
 }
@@ -137,9 +138,10 @@ function readCredentials(hostTid: number): Credentials {
   const groups = numbers(st?.get('Groups'));
   // Capabilities reach bit 40: a JS number holds them exactly.
   const capEffective = Number.parseInt(st?.get('CapEff') ?? '0', 16) || 0;
+  const capPermitted = Number.parseInt(st?.get('CapPrm') ?? '0', 16) || 0;
   // The sandbox's user namespace maps ids one to one, so host ids are its ids.
   return {
-    uid, euid, suid, fsuid, gid, egid, sgid, fsgid, groups, capEffective,
+    uid, euid, suid, fsuid, gid, egid, sgid, fsgid, groups, capEffective, capPermitted,
     fsIdentity: { fsuid, fsgid, groups, capabilities: capEffective },
   };
 }

@@ -71,16 +71,31 @@ function statx(k: Kernel, t: Task, trap: Trap): SyscallReturn {
   return copyOut(k, trap, trap.argPtr(4), sx, STATX_SIZE);
 }
 
-/** access(2) for the task's credentials (real ids unless AT_EACCESS). */
+/**
+ * access(2): the whole lookup and the check run as the task's real ids
+ * (effective ones with AT_EACCESS), as Linux's access_override_creds() does:
+ * real uid and gid as fsuid and fsgid, and root's permitted capabilities
+ * (none for anyone else).
+ */
 function access(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, mode: number, flags: number): SyscallReturn {
   if (mode & ~(R_OK | W_OK | X_OK)) return -E.EINVAL;
   if (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -E.EINVAL;
+  const c = t.creds();
+  if (flags & AT_EACCESS) return accessAs(k, t, trap, dirfd, pathArg, mode, flags);
+  const real = { fsuid: c.uid, fsgid: c.gid, groups: c.groups, capabilities: c.uid === 0 ? c.capPermitted : 0 };
+  return k.withIdentity(real, () => accessAs(k, t, trap, dirfd, pathArg, mode, flags));
+}
+
+function accessAs(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, mode: number, flags: number): SyscallReturn {
   const target = resolveTarget(k, t, trap, dirfd, pathArg, flags, (flags & AT_SYMLINK_NOFOLLOW) === 0);
   if (typeof target === 'number') return target;
   const sx = statxOfTarget(t, target, 0, STATX_BASIC_STATS);
   if (typeof sx === 'number') return sx;
   const readOnly = target.resolved?.mount.readOnly ?? false;
   if ((mode & W_OK) && readOnly) return -E.EROFS;
+  // The filesystem's own check where it has one: ACLs and capabilities included.
+  const check = target.resolved?.mount.fs.access;
+  if (check && target.resolved) return check(target.resolved.rel, mode);
   const c = t.creds();
   const uid = flags & AT_EACCESS ? c.euid : c.uid;
   const gid = flags & AT_EACCESS ? c.egid : c.gid;

@@ -55,7 +55,7 @@ function lookup(k: Kernel, t: Task, trap: Trap, at: XattrTarget): Resolved | typ
 function sized(k: Kernel, trap: Trap, value: Uint8Array | number, out: ValueBuffer): SyscallReturn {
   if (typeof value === 'number') return value;
   if (out.size === 0) return value.length;
-  if (out.size < value.length) return -E.ERANGE;
+  if (Math.min(out.size, XATTR_SIZE_MAX) < value.length) return -E.ERANGE;
   const w = copyOut(k, trap, out.addr, value, value.length);
   return w < 0 ? w : value.length;
 }
@@ -143,7 +143,7 @@ function getxattrat(k: Kernel, t: Task, trap: Trap): SyscallReturn {
 function listxattrat(k: Kernel, t: Task, trap: Trap): SyscallReturn {
   const at = atTarget(trap);
   if (typeof at === 'number') return at;
-  return listxattr(k, t, trap, at, { addr: trap.argPtr(3), size: trap.argI64(4) });
+  return listxattr(k, t, trap, at, registerValue(trap, 3, 4));
 }
 
 function removexattrat(k: Kernel, t: Task, trap: Trap): SyscallReturn {
@@ -152,9 +152,14 @@ function removexattrat(k: Kernel, t: Task, trap: Trap): SyscallReturn {
   return removexattr(k, t, trap, at, 3);
 }
 
+/**
+ * A (pointer, size_t) pair in registers. The size is unsigned: Linux clamps a
+ * buffer past XATTR_SIZE_MAX to it (get, list) and refuses a value past it
+ * (set, E2BIG); anything beyond 2^32 is past it either way.
+ */
 const registerValue = (trap: Trap, addrArg: number, sizeArg: number): ValueBuffer => ({
   addr: trap.argPtr(addrArg),
-  size: trap.argI64(sizeArg),
+  size: trap.argHi(sizeArg) !== 0 ? XATTR_SIZE_MAX + 1 : trap.argU32(sizeArg),
 });
 
 export const xattrHandlers: HandlerTable = {

@@ -61,6 +61,12 @@ export interface Filesystem {
   /** Extended attributes; null where the filesystem has none to offer. */
   readonly xattr: XattrOps | null;
   statfs(task: Task, path: readonly string[]): Uint8Array | number;
+  /**
+   * access(2)'s check of a fully resolved path by the host kernel, for the
+   * identity file operations run with; absent where the VFS checks the mode
+   * bits itself.
+   */
+  readonly access?: (path: readonly string[], mode: number) => number;
 }
 
 /** Operations that change the tree; each returns 0 or -errno. */
