@@ -23,12 +23,6 @@ const PROGRAMS = fs.readdirSync(SOURCE_DIR).filter((f) => f.endsWith('.c')).map(
 /** program -> check label -> why the sandbox answers differently. */
 const KNOWN_DIFFERENCES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   resolve: {
-    'linkat tmpfile via /proc/self/fd':
-      'linking an O_TMPFILE file in needs the filesystem to link by fd (linkat(fd, "", AT_EMPTY_PATH)); the gofer protocol has no such op, the sentry answers ENOENT',
-    'stat was-tmp': 'follows from "linkat tmpfile via /proc/self/fd"',
-    'was-tmp holds': 'follows from "linkat tmpfile via /proc/self/fd"',
-    'linkat tmpfile AT_EMPTY_PATH': 'as "linkat tmpfile via /proc/self/fd": no link-by-fd op in the gofer',
-    'stat was-tmp2': 'follows from "linkat tmpfile AT_EMPTY_PATH"',
     'NO_XDEV /dev/null':
       'the sentry\'s mount table holds only / and /proc: /dev, its device binds, /tmp and /sys are mounted inside ' +
       'the gofer\'s tree (sentry/worker.ts), so RESOLVE_NO_XDEV does not see those mount points',

@@ -29,7 +29,7 @@ function openPath(
   if (typeof start === 'number') return start;
   const creating = (flags & O_CREAT) !== 0;
   const exclusive = creating && (flags & O_EXCL) !== 0;
-  if (resolve === 0 && !(flags & O_PATH)) {
+  if (resolve === 0 && !(flags & (O_PATH | O_TMPFILE_BIT))) {
     const direct = openDirect(k, t, start, path, flags, mode);
     if (direct !== NEEDS_WALK) return install(trap, direct, flags);
   }
@@ -60,6 +60,15 @@ function openPath(
     // opens nothing: with the name checked, the kernel opens it in the
     // program's own mount namespace, which holds the same tree.
     return r.kind === FileKind.Missing ? -E.ENOENT : CONTINUE;
+  }
+  if (flags & O_TMPFILE_BIT) {
+    // A nameless file is reachable only through its fd: linkat() must find it
+    // on the program's own mount (the gofer's fd would be on the gofer's, and
+    // EXDEV), so with the directory checked the kernel creates it there.
+    if (r.kind === FileKind.Missing) return -E.ENOENT;
+    if (r.kind !== FileKind.Directory) return -E.ENOTDIR;
+    if (r.mount.readOnly) return -E.EROFS;
+    return CONTINUE;
   }
 
   let hostFd: number;

@@ -13,7 +13,7 @@ import type { Task } from '../kernel/task.js';
 import { FileKind, type MutatingOps } from '../vfs/filesystem.js';
 import { LastKind, lookupChild, resolveParent, resolvePath, type ParentResolved, type Resolved } from '../vfs/resolve.js';
 import { existing, isEmptyPathForm, mutableOps, readPath, resolveString } from './args.js';
-import type { HandlerTable, SyscallReturn } from './types.js';
+import { CONTINUE, type HandlerTable, type SyscallReturn } from './types.js';
 
 const RENAME_NOREPLACE = 1;
 const RENAME_EXCHANGE = 2;
@@ -164,10 +164,12 @@ function link(k: Kernel, t: Task, trap: Trap, oldDirfd: number, oldArg: number, 
   if (typeof newPath === 'number') return newPath;
   const to = newName(k, t, newDirfd, newPath, false);
   if (typeof to === 'number') return to;
-  // vfs_link(): an inode with no links left is ENOENT. (An O_TMPFILE file may
-  // be linked in by Linux, but that needs the filesystem to link by fd,
-  // which the gofer does not offer: ENOENT too.)
-  if (from === UNNAMED) return -E.ENOENT;
+  // An object with no name left (an O_TMPFILE file, or a deleted one) is
+  // reachable only through the task's own fd: with the new name checked, the
+  // kernel links it in the program's context and sandbox's mount namespace,
+  // and makes vfs_link()'s own checks (ENOENT unless it is a linkable tmpfile,
+  // EXDEV across mounts).
+  if (from === UNNAMED) return CONTINUE;
   if (from.mount !== to.mount) return -E.EXDEV;
   const ops = mutableOps(to);
   if (typeof ops === 'number') return ops;
