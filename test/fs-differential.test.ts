@@ -31,10 +31,6 @@ const KNOWN_DIFFERENCES: Readonly<Record<string, Readonly<Record<string, string>
     'RENAME_WHITEOUT': 'the sandbox root is overlayfs, whose rename refuses RENAME_WHITEOUT (EINVAL); natively the work directory is on ext4',
     'whiteout left': 'follows from "RENAME_WHITEOUT"',
   },
-  cwd: {
-    'stat . of removed dir':
-      'the sentry names the working directory by its path (HostView.workingDirectory), which is gone once removed: ENOENT; Linux stats the inode the task still holds',
-  },
 };
 
 /** The check's label: the text before " = " or ": ". */

@@ -7,6 +7,7 @@ import type { Kernel } from '../kernel/kernel.js';
 import type { Task } from '../kernel/task.js';
 import { resolvePath, type Resolved } from '../vfs/resolve.js';
 import { FileKind, type MutatingOps } from '../vfs/filesystem.js';
+import { CONTINUE, type SyscallReturn } from './types.js';
 
 /** A path argument: at most PATH_MAX bytes with its NUL (else ENAMETOOLONG). */
 export function readPath(k: Kernel, trap: Trap, argIndex: number): string | number {
@@ -112,6 +113,18 @@ export function resolveTarget(
 export function mutableOps(r: Resolved): MutatingOps | number {
   if (r.mount.readOnly) return -E.EROFS;
   return r.mount.fs.ops ?? -E.EPERM;
+}
+
+/**
+ * The answer for a call whose name starts at a removed directory the task
+ * still holds ("." or ".." from it): the kernel carries it out itself, from
+ * that inode, in the sandbox's mount namespace. Otherwise the errno stands.
+ */
+export function orFromDeletedDirectory(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, errno: number): SyscallReturn {
+  if (errno !== -E.ENOENT) return errno;
+  const path = readPath(k, trap, pathArg);
+  if (typeof path === 'number') return errno;
+  return k.hostView.walksFromDeletedDirectory(t, dirfd, path) ? CONTINUE : errno;
 }
 
 /** The resolved object must exist. */

@@ -26,6 +26,8 @@ function openPath(
   const scoped = (resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT)) !== 0;
   // Scoped resolution starts at dirfd even for an absolute path.
   const start = k.hostView.startDirectory(t, dirfd, scoped && path.charCodeAt(0) === 0x2f ? path.slice(1) || '.' : path);
+  // "." or ".." from a removed directory the task holds: only the kernel can walk that.
+  if (start === -E.ENOENT && !scoped && k.hostView.walksFromDeletedDirectory(t, dirfd, path)) return CONTINUE;
   if (typeof start === 'number') return start;
   const creating = (flags & O_CREAT) !== 0;
   const exclusive = creating && (flags & O_EXCL) !== 0;

@@ -12,7 +12,7 @@ import { FileKind } from '../vfs/filesystem.js';
 import type { Resolved } from '../vfs/resolve.js';
 import { statxToStat, statxMode } from '../vfs/stat.js';
 import { joinAbsolute } from '../vfs/path.js';
-import { copyOut, existing, readPath, resolveArg, resolveString, resolveTarget, type Target } from './args.js';
+import { copyOut, existing, orFromDeletedDirectory, readPath, resolveArg, resolveString, resolveTarget, type Target } from './args.js';
 import { withTaskFd } from './fdutil.js';
 import { CONTINUE, type HandlerTable, type SyscallReturn } from './types.js';
 
@@ -53,7 +53,7 @@ function statxOfTarget(t: Task, target: Target, flags: number, mask: number): Ui
 
 function stat(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, bufArg: number, flags: number): SyscallReturn {
   const r = statInto(k, t, trap, dirfd, pathArg, flags);
-  if (r < 0) return r;
+  if (r < 0) return orFromDeletedDirectory(k, t, trap, dirfd, pathArg, r);
   return copyOut(k, trap, trap.argPtr(bufArg), statBuf, STAT_SIZE);
 }
 
@@ -65,7 +65,7 @@ function statx(k: Kernel, t: Task, trap: Trap): SyscallReturn {
   if ((flags & AT_STATX_SYNC_TYPE) === AT_STATX_SYNC_TYPE) return -E.EINVAL;
   if (mask & STATX_RESERVED) return -E.EINVAL;
   const target = resolveTarget(k, t, trap, dirfd, 1, flags, (flags & AT_SYMLINK_NOFOLLOW) === 0, true);
-  if (typeof target === 'number') return target;
+  if (typeof target === 'number') return orFromDeletedDirectory(k, t, trap, dirfd, 1, target);
   const sx = statxOfTarget(t, target, flags, mask || STATX_BASIC_STATS);
   if (typeof sx === 'number') return sx;
   return copyOut(k, trap, trap.argPtr(4), sx, STATX_SIZE);
@@ -170,7 +170,7 @@ function enterable(k: Kernel, t: Task, trap: Trap): number {
  * same tree), which keeps the working directory that fork and CLONE_FS share. */
 function chdir(k: Kernel, t: Task, trap: Trap): SyscallReturn {
   const r = enterable(k, t, trap);
-  return r < 0 ? r : CONTINUE;
+  return r < 0 ? orFromDeletedDirectory(k, t, trap, AT_FDCWD, 0, r) : CONTINUE;
 }
 
 /** chroot: checked here, carried out by the kernel (which keeps each task's

@@ -68,6 +68,19 @@ export class HostView {
   }
 
   /**
+   * Whether a relative path starts at a directory that was removed while the
+   * task held it (its cwd, or dirfd) and walks from it by "." or "..":
+   * Linux still does, from the inode the task holds, which has no name here.
+   */
+  walksFromDeletedDirectory(task: Task, dirfd: number, path: string): boolean {
+    if (path.charCodeAt(0) === 0x2f) return false;
+    const first = path.split('/', 1)[0];
+    if (first !== '.' && first !== '..' && path !== '') return false;
+    const start = dirfd === AT_FDCWD ? this.readLink(`/proc/${task.hostTid}/cwd`) : dirfd >= 0 ? this.fdTarget(task, dirfd) : null;
+    return start !== null && start.charCodeAt(0) === 0x2f && start.endsWith(DELETED);
+  }
+
+  /**
    * The starting directory for a relative path given with dirfd. Absolute
    * paths ignore dirfd entirely, as in Linux (even a bad one), so callers
    * pass the path. The result need not be a directory: the walk that starts
