@@ -35,7 +35,8 @@ export interface Trap {
    * pointed-to arguments the sentry did not check (TOCTOU): see DESIGN.md. */
   replyContinue(): void;
   /** Install one of our fds into the task (kernel-chosen number, lowest free)
-   * and answer the syscall with that number. Returns it, or -errno. */
+   * and answer the syscall with that number. Returns it, or -errno. Takes
+   * hostFd: it is closed either way, before the task runs again. */
   replyInstallFd(hostFd: number, cloexec: boolean): number;
   /** Keep the syscall waiting; answer it later through the returned handle. */
   park(): ParkedTrap;

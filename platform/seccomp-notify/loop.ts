@@ -2,7 +2,7 @@
 // on the listener, a receive into a preallocated buffer, the handler, a reply.
 // Measured in DESIGN.md as within 1.1x of a C supervisor.
 import { native } from '../../native/index.js';
-import { E, SECCOMP_USER_NOTIF_FLAG_CONTINUE, SECCOMP_ADDFD_FLAG_SEND, O_CLOEXEC } from '../../sentry/abi/linux.js';
+import { E, SECCOMP_USER_NOTIF_FLAG_CONTINUE, O_CLOEXEC } from '../../sentry/abi/linux.js';
 import type { ParkedTrap, PlatformLoop, TaskMemory, Trap, TrapHandler } from '../platform.js';
 
 const WAIT_NOTIFICATION = 1;
@@ -83,11 +83,15 @@ class NotifTrap implements Trap {
     this.send(0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
   }
   replyInstallFd(hostFd: number, cloexec: boolean): number {
+    // Install, drop our copy, and only then let the task run: had it run
+    // first (ADDFD_FLAG_SEND), a close() of its fd might not be the last one,
+    // and its effects (inotify's IN_CLOSE_*, EOF for the other end of a pipe
+    // or socket) would wait for ours.
     const fd = native.notifAddFd(
-      this.listener, this.words[W_ID_LO]!, this.words[W_ID_HI]!, hostFd, 0,
-      cloexec ? O_CLOEXEC : 0, SECCOMP_ADDFD_FLAG_SEND);
+      this.listener, this.words[W_ID_LO]!, this.words[W_ID_HI]!, hostFd, 0, cloexec ? O_CLOEXEC : 0, 0);
+    native.close(hostFd);
     // On failure (EMFILE...) the syscall is still waiting: the caller answers it.
-    this.replied = fd >= 0;
+    if (fd >= 0) this.replyValue(fd);
     return fd;
   }
   park(): ParkedTrap {
