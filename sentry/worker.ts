@@ -14,8 +14,7 @@ import { GoferClient } from '../gofer/client.js';
 import { SYSCALLS } from '../syscall-tables/index.js';
 import { Kernel } from './kernel/kernel.js';
 import type { MemoryLimit } from './kernel/cgroup.js';
-import { MountTable } from './vfs/mounts.js';
-import { GoferFs } from './fs/gofer-fs.js';
+import { goferMountTable, readSandboxMountInfo } from './fs/gofer-mounts.js';
 import { ProcFs } from './fs/proc.js';
 import { Dispatcher } from './syscalls/dispatch.js';
 import { Tracer } from './trace.js';
@@ -44,6 +43,8 @@ export type SentryMessage =
   | { readonly type: 'done'; readonly counts: Record<string, number> }
   | { readonly type: 'fatal'; readonly message: string };
 
+const PROC_POINT = ['proc'];
+
 function post(m: SentryMessage): void {
   parentPort?.postMessage(m);
 }
@@ -63,13 +64,15 @@ function main(data: SentryWorkerData): void {
   post({ type: 'running', hostPid: sandbox.hostPid });
 
   const loop = new SeccompNotifyLoop(sandbox.listenerFd);
-  const mounts = new MountTable({ point: [], fs: new GoferFs(gofer), readOnly: false, source: 'tsvisor-root' });
+  // Every mount of the tree the gofer serves, as the sandbox's first process
+  // sees them; /proc is the sentry's own.
+  const mounts = goferMountTable(gofer, readSandboxMountInfo(sandbox.procRootFd), '/', [PROC_POINT]);
   const hostView = new HostView(data.goferRoot);
   const kernel = new Kernel(loop.memory, mounts, log, sandbox.hostPid, hostView, data.memoryLimit);
   // The gofer checks nothing itself: it takes the trapping task's credentials
   // and lets the host kernel decide (gofer/identity.ts).
   gofer.actAs(() => kernel.fsIdentity());
-  mounts.add({ point: ['proc'], fs: new ProcFs(sandbox.procRootFd, kernel.tasks, data.withInit ? 1 : null, hostView, kernel.memoryLimit), readOnly: false, source: 'proc' });
+  mounts.add({ point: PROC_POINT, fs: new ProcFs(sandbox.procRootFd, kernel.tasks, data.withInit ? 1 : null, hostView, kernel.memoryLimit), readOnly: false, source: 'proc' });
   const tracer = data.strace ? new Tracer(loop.memory, (line) => fs.writeSync(2, line)) : undefined;
   const dispatcher = new Dispatcher(kernel, tracer ? { tracer } : {});
   loop.run((trap) => dispatcher.handle(trap), () => -1);

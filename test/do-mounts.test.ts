@@ -312,6 +312,71 @@ describe('/sys', () => {
   });
 });
 
+describe('the sentry knows every mount of the tree (its mount table, from the sandbox\'s mountinfo)', () => {
+  /** Python helpers: xdev(dir, path) is openat2(RESOLVE_NO_XDEV) from dir, fstype(path) statfs's f_type in hex. */
+  const PROBE = [
+    'import ctypes',
+    'libc = ctypes.CDLL(None, use_errno=True)',
+    'class How(ctypes.Structure):',
+    '  _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]',
+    'def oa2(d, p, resolve):',
+    '  fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)',
+    '  how = How(os.O_RDONLY, 0, resolve)',
+    '  r = libc.syscall(437, fd, p.encode(), ctypes.byref(how), 24)',
+    '  e = ctypes.get_errno()',
+    '  os.close(fd)',
+    '  if r < 0: return errno.errorcode[e]',
+    '  os.close(r)',
+    '  return "ok"',
+    'def xdev(d, p): return oa2(d, p, 1)',
+    'class Statfs(ctypes.Structure):',
+    '  _fields_ = [("f_type", ctypes.c_long), ("rest", ctypes.c_char * 112)]',
+    'def fstype(p):',
+    '  s = Statfs()',
+    '  return hex(s.f_type) if libc.statfs(p.encode(), ctypes.byref(s)) == 0 else errno.errorcode[ctypes.get_errno()]',
+  ].join('\n');
+
+  it('RESOLVE_NO_XDEV refuses to cross into /tmp, /dev, /dev/shm, /dev/null and back out by ".."', async () => {
+    const r = await runSandboxed(py(`${PROBE}
+print(xdev("/", "tmp"), xdev("/", "dev"), xdev("/dev", "shm"), xdev("/dev", "null"), xdev("/", "etc/passwd"))
+print(xdev("/tmp", ".."), xdev("/dev/shm", ".."), xdev("/dev/shm", "."), xdev("/dev", "../proc"), xdev("/sys", "fs/cgroup"))
+print(os.stat("/dev/shm/..").st_ino == os.stat("/dev").st_ino, os.stat("/tmp/..").st_ino == os.stat("/").st_ino)`), { cwd: work });
+    expect(r.status, show(r)).toBe(0);
+    expect(r.stdout).toBe('EXDEV EXDEV EXDEV EXDEV ok\nEXDEV EXDEV ok EXDEV EXDEV\nTrue True\n');
+  });
+
+  it('statfs answers for the mount holding the path: overlayfs, tmpfs, devpts, proc', async () => {
+    const r = await runSandboxed(py(`${PROBE}
+print(*[fstype(p) for p in ["/", "/tmp", "/dev", "/dev/shm", "/dev/pts", "/sys", "/sys/fs/cgroup", "/proc"]])
+print(*[bool(os.statvfs(p).f_flag & os.ST_RDONLY) for p in ["/", "/tmp", "/sys", "/sys/fs/cgroup"]])`), { cwd: work });
+    expect(r.status, show(r)).toBe(0);
+    expect(r.stdout).toBe('0x794c7630 0x1021994 0x1021994 0x1021994 0x1cd1 0x1021994 0x1021994 0x9fa0\nFalse False True True\n');
+  });
+
+  it('a --bind :ro and a --tmpfs are mounts of their own: EROFS, EXDEV, EBUSY, their own statfs', async () => {
+    const src = freshDir('table-bind-ro');
+    fs.writeFileSync(path.join(src, 'f'), 'host\n');
+    fs.mkdirSync(path.join(src, 'd'));
+    const r = await runSandboxed(py(`${PROBE}
+print(w("/ro/f"), attempt(lambda: os.open("/ro/f", os.O_WRONLY)), md("/ro/new"), attempt(lambda: os.unlink("/ro/f")), attempt(lambda: os.rmdir("/ro/d")))
+print(xdev("/", "ro/f"), xdev("/", "scratch"), xdev("/scratch", ".."), xdev("/ro", "d"))
+print(w("/scratch/x"), attempt(lambda: os.rename("/scratch/x", "/tmp/x")), attempt(lambda: os.link("/scratch/x", "/x")))
+print(attempt(lambda: os.rmdir("/scratch")), attempt(lambda: os.rmdir("/ro")), attempt(lambda: os.rename("/scratch", "/s2")))
+print(fstype("/scratch"), fstype("/scratch/x"), bool(os.statvfs("/ro").f_flag & os.ST_RDONLY), bool(os.statvfs("/scratch").f_flag & os.ST_RDONLY))`),
+    { cwd: work, flags: ['--bind', `${src}:/ro:ro`, '--tmpfs', '/scratch:size=1m'] });
+    expect(r.status, show(r)).toBe(0);
+    expect(r.stdout).toBe([
+      'EROFS EROFS EROFS EROFS EROFS',
+      'EXDEV EXDEV EXDEV ok',
+      'ok EXDEV EXDEV',
+      'EBUSY EBUSY EBUSY',
+      '0x1021994 0x1021994 True False',
+      '',
+    ].join('\n'));
+    expect(fs.readdirSync(src).sort()).toEqual(['d', 'f']);
+  });
+});
+
 describe('bad mount options: a message and a non-zero exit, nothing started', () => {
   const CASES: ReadonlyArray<readonly [string, readonly string[], RegExp]> = [
     ['an unknown overlay mode', ['--overlay', 'disk'], /--overlay must be memory, none or dir=PATH, not 'disk'/],

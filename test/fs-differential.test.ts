@@ -23,9 +23,6 @@ const PROGRAMS = fs.readdirSync(SOURCE_DIR).filter((f) => f.endsWith('.c')).map(
 /** program -> check label -> why the sandbox answers differently. */
 const KNOWN_DIFFERENCES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   resolve: {
-    'NO_XDEV /dev/null':
-      'the sentry\'s mount table holds only / and /proc: /dev, its device binds, /tmp and /sys are mounted inside ' +
-      'the gofer\'s tree (sentry/worker.ts), so RESOLVE_NO_XDEV does not see those mount points',
   },
   tree: {
     'RENAME_WHITEOUT': 'the sandbox root is overlayfs, whose rename refuses RENAME_WHITEOUT (EINVAL); natively the work directory is on ext4',

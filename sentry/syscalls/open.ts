@@ -89,7 +89,9 @@ function openPath(
     if ((flags & O_DIRECTORY) && (flags & O_TMPFILE_BIT) === 0 && r.kind !== FileKind.Directory) return -E.ENOTDIR;
     const writes = (flags & O_ACCMODE) !== O_RDONLY || (flags & O_TRUNC) !== 0;
     if (r.kind === FileKind.Directory && (flags & O_TMPFILE_BIT) === 0 && (writes || creating)) return -E.EISDIR;
-    if (r.mount.readOnly && writes) return -E.EROFS;
+    // A read-only mount refuses writes to its files and directories, not to
+    // the devices, FIFOs and sockets on it (do_dentry_open: special_file()).
+    if (r.mount.readOnly && writes && (r.kind === FileKind.Regular || r.kind === FileKind.Directory)) return -E.EROFS;
     hostFd = r.mount.fs.open(t, r.rel, flags & ~(O_CREAT | O_EXCL), mode);
   }
   return install(trap, hostFd, flags);
@@ -134,7 +136,6 @@ function install(trap: Trap, hostFd: number, flags: number): SyscallReturn {
   if (hostFd === OPEN_IN_HOST) return CONTINUE;
   if (hostFd < 0) return hostFd;
   const fd = trap.replyInstallFd(hostFd, (flags & O_CLOEXEC) !== 0);
-  native.close(hostFd);
   return fd < 0 ? fd : REPLIED;
 }
 
@@ -155,12 +156,15 @@ function openDirect(k: Kernel, t: Task, start: readonly string[], path: string, 
   const abs = [...start, ...parts];
   // One request names at most PATH_MAX - 1 bytes; a longer path is walked in steps.
   if (abs.reduce((n, c) => n + c.length + 1, 0) > PATH_MAX) return NEEDS_WALK;
+  // Any mount's filesystem that opens whole paths will do: the gofer serves
+  // every mount of the tree from its root, and the mount's GoferFs puts the
+  // mount point back in front of the path relative to it.
   const mount = k.mounts.mountContaining(abs);
-  if (mount.point.length !== 0 || !mount.fs.opensWholePaths || abs.length === 0) return NEEDS_WALK;
+  if (!mount.fs.opensWholePaths || abs.length === 0) return NEEDS_WALK;
   // O_CREAT|O_EXCL on a dangling symlink, O_NOFOLLOW: ELOOP from the gofer either way; the walk decides.
   if (mount.readOnly && ((flags & O_ACCMODE) !== O_RDONLY || (flags & (O_CREAT | O_TRUNC)))) return NEEDS_WALK;
   const m = flags & O_CREAT ? t.creationMode(mode) : 0;
-  const fd = mount.fs.open(t, abs, flags, m);
+  const fd = mount.fs.open(t, mount.point.length === 0 ? abs : abs.slice(mount.point.length), flags, m);
   return fd === -E.ELOOP ? NEEDS_WALK : fd;
 }
 

@@ -10,7 +10,7 @@ import type { Kernel } from '../kernel/kernel.js';
 import type { Task } from '../kernel/task.js';
 import { FileKind } from '../vfs/filesystem.js';
 import type { Resolved } from '../vfs/resolve.js';
-import { statxToStat, statxMode } from '../vfs/stat.js';
+import { fileKindOfMode, statxToStat, statxMode } from '../vfs/stat.js';
 import { joinAbsolute } from '../vfs/path.js';
 import { copyOut, existing, orFromDeletedDirectory, readPath, resolveArg, resolveString, resolveTarget, type Target } from './args.js';
 import { withTaskFd } from './fdutil.js';
@@ -91,15 +91,18 @@ function accessAs(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number
   if (typeof target === 'number') return target;
   const sx = statxOfTarget(t, target, 0, STATX_BASIC_STATS);
   if (typeof sx === 'number') return sx;
-  const readOnly = target.resolved?.mount.readOnly ?? false;
-  if ((mode & W_OK) && readOnly) return -E.EROFS;
-  // The filesystem's own check where it has one: ACLs and capabilities included.
+  // The filesystem's own check where it has one: ACLs, capabilities and
+  // read-only mounts included, in the kernel's order.
   const check = target.resolved?.mount.fs.access;
   if (check && target.resolved) return check(target.resolved.rel, mode);
   const c = t.creds();
   const uid = flags & AT_EACCESS ? c.euid : c.uid;
   const gid = flags & AT_EACCESS ? c.egid : c.gid;
-  return permitted(sx, uid, gid, c.groups, mode) ? 0 : -E.EACCES;
+  if (!permitted(sx, uid, gid, c.groups, mode)) return -E.EACCES;
+  // do_faccessat(): EROFS after the permission check, and never for special files.
+  const kind = fileKindOfMode(statxMode(sx));
+  const readOnly = target.resolved?.mount.readOnly ?? false;
+  return (mode & W_OK) && readOnly && (kind === FileKind.Regular || kind === FileKind.Directory || kind === FileKind.Symlink) ? -E.EROFS : 0;
 }
 
 /** The classic owner/group/other check, with root's override (CAP_DAC_OVERRIDE). */

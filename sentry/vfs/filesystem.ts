@@ -52,6 +52,12 @@ export interface Filesystem {
    * follow a symlink on it, so the VFS may try it before walking.
    */
   readonly opensWholePaths: boolean;
+  /**
+   * How long a path one walk() may name: the sum over its components of
+   * their length plus one. PATH_MAX when absent; less for a filesystem that
+   * puts its mount point in front of every path it sends on (GoferFs).
+   */
+  readonly pathBudget?: number;
   walk(task: Task, path: readonly string[]): WalkResult;
   /** Opens a fully resolved path. Returns an fd of ours, -errno, or OPEN_IN_HOST. */
   open(task: Task, path: readonly string[], flags: number, mode: number): number;

@@ -1,6 +1,6 @@
 // The sandbox's mount table, as the sentry sees it. Mount points are absolute
 // component paths; the root mount is always present.
-import type { Filesystem } from './filesystem.js';
+import type { FileKind, Filesystem } from './filesystem.js';
 import { joinAbsolute } from './path.js';
 
 export interface Mount {
@@ -10,6 +10,12 @@ export interface Mount {
   readonly readOnly: boolean;
   /** Shown in /proc/mounts-like listings. */
   readonly source: string;
+  /**
+   * What the mount's root is when it is not a directory: a bind of one file
+   * (the sandbox's /dev/null). The walk enters a mount without asking
+   * anyone, and must still know that "/dev/null/.." is ENOTDIR.
+   */
+  readonly rootKind?: FileKind;
 }
 
 export class MountTable {

@@ -6,6 +6,12 @@
 // plain components inside one mount go to its filesystem in one walk() call,
 // so a gofer-backed path costs one round trip per symlink rather than one per
 // component. At most SYMLOOP_MAX symlinks are followed (ELOOP).
+//
+// Mounts are found by absolute path: the table knows every mount point of
+// the sandbox's tree, and the walk switches filesystem on entering one
+// (without asking the parent filesystem about it) and on ".." out of one's
+// root. RESOLVE_NO_XDEV refuses each such switch, and a jump to the root
+// (an absolute symlink, a magic link) from another mount, as Linux does.
 import { E, PATH_MAX, NAME_MAX, SYMLOOP_MAX } from '../abi/linux.js';
 import type { Task } from '../kernel/task.js';
 import { FileKind, type MagicLink, type WalkResult } from './filesystem.js';
@@ -46,6 +52,11 @@ export interface Resolved {
 /** Where the walk stands on a directory it did not ask a filesystem about: the
  * start, a mount point, or one reached by "." / ".." / a symlink's target. */
 const AT_DIRECTORY: WalkResult = { found: 0, errno: 0, kind: FileKind.Directory };
+
+/** Where the walk stands on entering a mount: its root, a directory nearly always. */
+function atMountRoot(m: Mount): WalkResult {
+  return m.rootKind === undefined || m.rootKind === FileKind.Directory ? AT_DIRECTORY : { found: 0, errno: 0, kind: m.rootKind };
+}
 
 /**
  * Resolves `path` for `task`, starting from `start` (absolute components of
@@ -91,13 +102,14 @@ export function resolvePath(
       pending.pop();
       stack.push(name);
       mount = child;
-      last = AT_DIRECTORY;
+      last = atMountRoot(child);
       continue;
     }
     // Batch the run of plain names that stays inside this mount, and inside
     // what one filesystem request can name (a path of PATH_MAX - 1 bytes: a
     // longer walk goes on in the next round, from where this one stopped).
     const relBase = stack.slice(mount.point.length);
+    const budget = mount.fs.pathBudget ?? PATH_MAX;
     let joined = relBase.reduce((n, c) => n + c.length + 1, 0);
     const batch: string[] = [];
     for (let i = pending.length - 1; i >= 0; i--) {
@@ -105,11 +117,11 @@ export function resolvePath(
       if (n === '.' || n === '..' || n.length > NAME_MAX) break;
       const depth = stack.length + batch.length;
       if (batch.length > 0 && depth < mounts.deepest && mounts.mountedAt([...stack, ...batch, n])) break;
-      if (joined + n.length + 1 > PATH_MAX) break;
+      if (joined + n.length + 1 > budget) break;
       joined += n.length + 1;
       batch.push(n);
     }
-    // Only a directory deeper than PATH_MAX bytes from its mount's root gets here.
+    // Only a directory deeper than the budget (PATH_MAX bytes) from its mount's root gets here.
     if (batch.length === 0) return -E.ENAMETOOLONG;
     const walked = mount.fs.walk(task, [...relBase, ...batch]);
     const foundInBatch = walked.found - relBase.length;
@@ -140,7 +152,12 @@ export function resolvePath(
       // A magic link to something without a path ("pipe:[123]", a deleted
       // file) is opened as the object it names.
       const pathless = walked.magic !== undefined && (!isAbsolute(target) || target.endsWith(' (deleted)'));
-      if (isFinal && pathless && !wantsDirectory) break;
+      if (isFinal && pathless && !wantsDirectory) {
+        // nd_jump_link(): its object is on a mount of its own (pipefs,
+        // sockfs...), a crossing; NO_MAGICLINKS says ELOOP first (open.ts).
+        if (opts.noXdev && !opts.noMagicLinks) return -E.EXDEV;
+        break;
+      }
       if (pathless) return -E.ENOTDIR;
       if (opts.noSymlinks || (opts.noMagicLinks && walked.magic)) return -E.ELOOP;
       if (++linksFollowed > SYMLOOP_MAX) return -E.ELOOP;
@@ -150,6 +167,11 @@ export function resolvePath(
         if (opts.beneath) return -E.EXDEV;
         stack.length = 0;
         stack.push(...root);
+        // nd_jump_root(): under NO_XDEV a jump to the root is a crossing
+        // unless the link lies on the root's own mount. (Linux lets a magic
+        // link to a /proc file through; this walk follows its path from the
+        // root, and would cross into /proc on the way anyway.)
+        if (opts.noXdev && mounts.mountContaining(stack) !== mount) return -E.EXDEV;
       }
       const parts = splitPath(target);
       // "dir/" as a target demands a directory, as a trailing "/" does in a path.

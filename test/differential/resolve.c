@@ -299,6 +299,34 @@ int main(void) {
   what("NO_XDEV /proc/self/cwd (magic)", oa2(AT_FDCWD, "/proc/self/cwd", O_RDONLY, 0, RESOLVE_NO_XDEV));
   what("NO_XDEV /dev/null", oa2(AT_FDCWD, "/dev/null", O_RDONLY, 0, RESOLVE_NO_XDEV));
   what("NO_XDEV absolute from cwd", oa2(AT_FDCWD, "/etc", O_RDONLY, 0, RESOLVE_NO_XDEV));
+  /* /dev/shm is a mount inside /dev, natively and sandboxed (there a tmpfs of
+   * the sandbox's own, which the sentry must know of): every way across its
+   * edge is a crossing, and ".." out of it lands on /dev. */
+  int devfd = open("/dev", O_RDONLY | O_DIRECTORY);
+  int shmfd = open("/dev/shm", O_RDONLY | O_DIRECTORY);
+  same("/dev/shm/.. is /dev", "/dev/shm/..", "/dev");
+  what("NO_XDEV / dev", oa2(rootfd, "dev", O_RDONLY, 0, RESOLVE_NO_XDEV));
+  what("NO_XDEV /dev shm", oa2(devfd, "shm", O_RDONLY, 0, RESOLVE_NO_XDEV));
+  what("NO_XDEV /dev ../proc", oa2(devfd, "../proc", O_RDONLY, 0, RESOLVE_NO_XDEV));
+  what("NO_XDEV /dev/shm .", oa2(shmfd, ".", O_RDONLY, 0, RESOLVE_NO_XDEV));
+  what("NO_XDEV /dev/shm ..", oa2(shmfd, "..", O_RDONLY, 0, RESOLVE_NO_XDEV));
+  what("NO_XDEV /dev/shm ../shm", oa2(shmfd, "../shm", O_RDONLY, 0, RESOLVE_NO_XDEV));
+  what("plain /dev/shm ..", oa2(shmfd, "..", O_RDONLY, 0, 0));
+  what("BENEATH /dev/shm ..", oa2(shmfd, "..", O_RDONLY, 0, RESOLVE_BENEATH));
+  what("IN_ROOT /dev/shm ../..", oa2(shmfd, "../..", O_RDONLY, 0, RESOLVE_IN_ROOT));
+  /* Symlinks in /dev/shm (named by pid: natively it is the host's, shared). */
+  char up[64], abs[64];
+  snprintf(up, sizeof up, "/dev/shm/tsvisor-diff-up-%d", (int)getpid());
+  snprintf(abs, sizeof abs, "/dev/shm/tsvisor-diff-abs-%d", (int)getpid());
+  CHECK("symlink in /dev/shm to ..", symlink("..", up));
+  CHECK("symlink in /dev/shm to /etc", symlink("/etc", abs));
+  what("NO_XDEV /dev/shm link to ..", oa2(shmfd, strrchr(up, '/') + 1, O_RDONLY, 0, RESOLVE_NO_XDEV));
+  what("NO_XDEV /dev/shm link to /etc", oa2(shmfd, strrchr(abs, '/') + 1, O_RDONLY, 0, RESOLVE_NO_XDEV));
+  what("/dev/shm link to /etc", oa2(shmfd, strrchr(abs, '/') + 1, O_RDONLY, 0, 0));
+  unlink(up);
+  unlink(abs);
+  close(devfd);
+  close(shmfd);
 
   /* RESOLVE_CACHED: never with O_CREAT, O_TRUNC or O_TMPFILE. */
   what("CACHED O_CREAT", oa2(AT_FDCWD, "f", O_RDWR | O_CREAT, 0600, RESOLVE_CACHED));
