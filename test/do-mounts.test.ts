@@ -142,6 +142,41 @@ describe('--bind SRC:DST[:ro]', () => {
     expect(fs.statSync(path.join(src, 'd')).isDirectory()).toBe(true);
   });
 
+  it('inotify on a bind mount sees changes made on the host, and the sandbox\'s own, as natively', async () => {
+    const src = freshDir('bind-inotify');
+    // Watch, say so, then print the first three events' names and kinds.
+    const watcher = [
+      'import ctypes, os, struct, sys',
+      'libc = ctypes.CDLL(None, use_errno=True)',
+      'fd = libc.inotify_init1(0)',
+      'IN_CREATE, IN_CLOSE_WRITE, IN_DELETE = 0x100, 0x8, 0x200',
+      'wd = libc.inotify_add_watch(fd, sys.argv[1].encode(), IN_CREATE | IN_CLOSE_WRITE | IN_DELETE)',
+      'print("watching", wd > 0, flush=True)',
+      'seen = []',
+      'while len(seen) < 4:',
+      '  buf = os.read(fd, 4096); off = 0',
+      '  while off < len(buf):',
+      '    _, mask, _, n = struct.unpack_from("iIII", buf, off)',
+      '    name = buf[off + 16:off + 16 + n].rstrip(b"\\0").decode()',
+      '    seen.append(f"{name}:{mask:#x}"); off += 16 + n',
+      'print(" ".join(seen[:4]))',
+    ].join('\n');
+    const child = spawnSandboxed(['sh', '-c', `python3 -c '${watcher}' /data & until [ -s /data/from-host ]; do sleep 0.1; done; echo own > /data/from-sandbox; wait`],
+      { cwd: work, flags: ['--bind', `${src}:/data`] });
+    let out = '';
+    child.stdout?.on('data', (b: Buffer) => { out += b.toString(); });
+    expect(await waitFor(() => out.includes('watching True'), 60_000), out).toBe(true);
+    fs.writeFileSync(path.join(src, 'from-host'), 'host\n');
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    expect(await exited).toBe(0);
+    const events = out.split('\n')[1]!.split(' ');
+    // IN_CREATE then IN_CLOSE_WRITE for each file, the host's and the sandbox's
+    // (which may interleave: the sandbox writes once the host's file has bytes).
+    for (const file of ['from-host', 'from-sandbox']) {
+      expect(events.filter((e) => e.startsWith(`${file}:`)), out).toEqual([`${file}:0x100`, `${file}:0x8`]);
+    }
+  });
+
   it('read-only: reads work, writes, creates and removes are EROFS, the host is unchanged', async () => {
     const src = freshDir('bind-ro');
     fs.writeFileSync(path.join(src, 'f'), 'host\n');
