@@ -182,6 +182,14 @@ describe('paths stay inside the root', () => {
   });
 });
 
+describe('the sandbox\'s init shows nothing of the host', () => {
+  it('pid 1 is tsvisor-init: its command line names no host path or pid', async () => {
+    const r = await runSandboxed(['sh', '-c', 'tr "\\0" " " < /proc/1/cmdline; echo; grep ^Name: /proc/1/status'], { cwd: work });
+    expect(r.status, show(r)).toBe(0);
+    expect(r.stdout).toBe('tsvisor-init \nName:\ttsvisor-init\n');
+  });
+});
+
 describe('writes stay in the throwaway layer', () => {
   it('a file written to / is gone after exit, and the host\'s / is unchanged', async () => {
     const marker = `/tsvisor-marker-${uniq()}`;

@@ -288,6 +288,15 @@ function sandboxCgroup(tsvisorPid: number): string | null {
 }
 
 describe('--memory', () => {
+  it('sysinfo(2) agrees with meminfo: the limit is the total, what is unused is free', async () => {
+    const program = 'import os; ps = os.sysconf("SC_PAGE_SIZE"); print(os.sysconf("SC_PHYS_PAGES") * ps, os.sysconf("SC_AVPHYS_PAGES") * ps)';
+    const r = await runSandboxed(['python3', '-c', program], { cwd: work, flags: ['--memory', '256m'] });
+    const [total, free] = ok(r).trim().split(' ').map(Number);
+    expect(total).toBe(256 * 1024 * 1024);
+    expect(free).toBeGreaterThan(0);
+    expect(free).toBeLessThan(256 * 1024 * 1024);
+  });
+
   it('meminfo shows the limit as MemTotal, and what the cgroup has not used as free', async () => {
     const r = await runSandboxed(['cat', '/proc/meminfo'], { cwd: work, flags: ['--memory', '256m'] });
     const text = ok(r);

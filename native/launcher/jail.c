@@ -170,9 +170,32 @@ static void init_forward(int sig) {
  * real init that reaps orphans, passes on the signals it is sent from
  * outside, and ends the sandbox with the program's status. It is our code,
  * outside the sentry's filter, and holds nothing the program could use. */
+/* The launcher's command line (argv[0] to the end of the last argument),
+ * which pid 1 inherits: it names host paths (the state folder, the gofer's
+ * pid), so init writes its own name over it. */
+static char *arg_area;
+static size_t arg_area_len;
+
+void remember_arg_area(int argc, char **argv) {
+  arg_area = argv[0];
+  arg_area_len = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) - argv[0]);
+}
+
+static void rename_as_init(void) {
+  static const char name[] = "tsvisor-init";
+  if (prctl(PR_SET_NAME, name) < 0) die_errno("prctl(PR_SET_NAME)");
+  if (arg_area_len < sizeof name) return;
+  memset(arg_area, 0, arg_area_len + 1);
+  memcpy(arg_area, name, sizeof name);
+  /* A last byte that is not NUL makes /proc/1/cmdline end at the first NUL
+   * (the kernel's setproctitle() rule), not run on over the zeroed rest. */
+  arg_area[arg_area_len] = ' ';
+}
+
 static __attribute__((noreturn)) void run_init(pid_t app) {
   init_app_pid = app;
   close(CONTROL_FD);
+  rename_as_init();
   /* Not dumpable: its memory and fds are out of the program's reach even
    * though both are root in the sandbox's user namespace. */
   if (prctl(PR_SET_DUMPABLE, 0) < 0) die_errno("prctl(PR_SET_DUMPABLE)");

@@ -50,3 +50,5 @@ void apply_mounts(const char *merged, const struct mount_req *mounts, int n, int
 
 int gofer_root_main(int argc, char **argv);
 int jail_main(int argc, char **argv);
+/* The whole command line (main's argc/argv), which the sandbox's init overwrites with its name. */
+void remember_arg_area(int argc, char **argv);

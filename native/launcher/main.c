@@ -6,7 +6,10 @@
 
 int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "gofer") == 0) return gofer_root_main(argc - 1, argv + 1);
-  if (argc >= 2 && strcmp(argv[1], "app") == 0) return jail_main(argc - 1, argv + 1);
+  if (argc >= 2 && strcmp(argv[1], "app") == 0) {
+    remember_arg_area(argc, argv);
+    return jail_main(argc - 1, argv + 1);
+  }
   fprintf(stderr, "usage: tsvisor-launcher gofer|app ... (internal to tsvisor)\n");
   return 2;
 }

@@ -6,6 +6,7 @@ import { native } from '../../native/index.js';
 import type { Trap } from '../../platform/platform.js';
 import { E, UTSNAME_FIELD } from '../abi/linux.js';
 import type { Kernel } from '../kernel/kernel.js';
+import { readMemoryUsage } from '../kernel/cgroup.js';
 import type { Task } from '../kernel/task.js';
 import { copyIn, copyOut, copyOutAt } from './args.js';
 import { CONTINUE, type HandlerTable, type SyscallReturn } from './types.js';
@@ -69,8 +70,13 @@ function sysinfo(k: Kernel, _t: Task, trap: Trap): SyscallReturn {
   const dv = new DataView(buf.buffer);
   dv.setBigInt64(0, BigInt(Math.floor(os.uptime())), true);
   os.loadavg().forEach((l, i) => dv.setBigUint64(8 + 8 * i, BigInt(Math.round(l * 65536)), true));
-  dv.setBigUint64(32, BigInt(os.totalmem()), true);
-  dv.setBigUint64(40, BigInt(os.freemem()), true);
+  // With a memory limit (do --memory), the sandbox's own figures, as /proc/meminfo shows them.
+  const limit = k.memoryLimit;
+  const usage = limit ? readMemoryUsage(limit.cgroupDir) : null;
+  const total = limit ? limit.limitBytes : os.totalmem();
+  const free = limit ? Math.max(0, limit.limitBytes - (usage?.usage ?? 0)) : os.freemem();
+  dv.setBigUint64(32, BigInt(total), true);
+  dv.setBigUint64(40, BigInt(free), true);
   dv.setUint16(80, Math.min(k.tasks.size, 0xffff), true);
   dv.setUint32(104, 1, true); // mem_unit
   return copyOut(k, trap, trap.argPtr(0), buf, buf.length);
