@@ -169,7 +169,7 @@ export const OPS = {
    * faccessat2(AT_EACCESS | AT_SYMLINK_NOFOLLOW): may the identity the gofer
    * holds (`creds`) read, write or execute path? 0 or EACCES, EROFS, ...
    */
-  access: { code: 21, request: [['path', 'path'], ['mode', 'u32']], response: [] },
+  access: { code: 22, request: [['path', 'path'], ['mode', 'u32']], response: [] },
   creds: {
     code: 20,
     request: [['fsuid', 'u32'], ['fsgid', 'u32'], ['groups', 'ids'], ['capabilities', 'u64']],
