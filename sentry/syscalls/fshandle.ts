@@ -1,10 +1,14 @@
-// name_to_handle_at: a file handle for a name. The name is resolved and
-// checked here; the kernel encodes the handle (it knows the inode) in the
-// sandbox's mount namespace, which holds the same tree. open_by_handle_at
-// stays refused (syscall table): a handle reaches any inode of a filesystem,
-// past every mount and directory permission.
+// File handles. name_to_handle_at: the name is resolved and checked here;
+// the kernel encodes the handle (it knows the inode) in the sandbox's mount
+// namespace, which holds the same tree. open_by_handle_at: the kernel decides
+// (Linux 6.10's rules for a caller without CAP_DAC_READ_SEARCH in the host's
+// user namespace, which a sandbox never has: only below a mountdirfd with no
+// locked mount under it, only an inode inside that subtree, and with the
+// permission checks of an open), so the sentry checks the mount fd and lets
+// it. The old risk of handles (any inode of a filesystem, past every mount and
+// directory permission) needs that capability.
 import type { Trap } from '../../platform/platform.js';
-import { AT_EMPTY_PATH, E } from '../abi/linux.js';
+import { AT_EMPTY_PATH, AT_FDCWD, E } from '../abi/linux.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { Task } from '../kernel/task.js';
 import { resolveTarget } from './args.js';
@@ -25,4 +29,10 @@ function nameToHandleAt(k: Kernel, t: Task, trap: Trap): SyscallReturn {
   return typeof target === 'number' ? target : CONTINUE;
 }
 
-export const fshandleHandlers: HandlerTable = { name_to_handle_at: nameToHandleAt };
+function openByHandleAt(k: Kernel, t: Task, trap: Trap): SyscallReturn {
+  const mountFd = trap.argI32(0);
+  if (mountFd !== AT_FDCWD && k.hostView.fdTarget(t, mountFd) === null) return -E.EBADF;
+  return CONTINUE;
+}
+
+export const fshandleHandlers: HandlerTable = { name_to_handle_at: nameToHandleAt, open_by_handle_at: openByHandleAt };
