@@ -21,7 +21,14 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BASE_ENV, HELPERS_DIR, makeWorkDir, removeDir, runNative, runSandboxed, type RunResult } from './helpers/sandbox.js';
 
-const LISTER = `/usr/bin/python3 ${path.join(HELPERS_DIR, 'tree-list.py')}`;
+/**
+ * The lister runs inside the sandbox too, so it is copied next to the work
+ * dirs (under /var/tmp, which the sandbox sees): the checkout itself may be
+ * under /tmp, which in the sandbox is a fresh tmpfs.
+ */
+const LISTER_DIR = makeWorkDir('tools-lister');
+fs.copyFileSync(path.join(HELPERS_DIR, 'tree-list.py'), path.join(LISTER_DIR, 'tree-list.py'));
+const LISTER = `/usr/bin/python3 ${path.join(LISTER_DIR, 'tree-list.py')}`;
 
 interface Step {
   readonly name: string;
@@ -47,6 +54,7 @@ const dirs: string[] = [];
 
 afterAll(() => {
   for (const d of dirs) removeDir(d);
+  removeDir(LISTER_DIR);
 });
 
 /** The steps as one bash script: per step (in a subshell) a header line, its output (stderr folded in), its exit status. */
