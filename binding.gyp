@@ -21,7 +21,8 @@
         "native/launcher/jail.c",
         "native/launcher/gofer_root.c",
         "native/launcher/mounts.c",
-        "native/launcher/util.c"
+        "native/launcher/util.c",
+        "native/launcher/terminal.c"
       ],
       "cflags": ["-O2", "-Wall", "-std=gnu11"]
     }

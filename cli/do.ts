@@ -3,14 +3,18 @@
 // writable layer that is thrown away at exit.
 import fs from 'node:fs';
 import path from 'node:path';
+import tty from 'node:tty';
 import {
   runSandbox, SandboxError, type BindMount, type ExtraMount, type OverlayMode, type TmpfsMount,
 } from '../sentry/sandbox.js';
 import { UsageError } from './usage.js';
-import { MemorySizeError, parseMemorySize } from '../sentry/kernel/cgroup.js';
+import {
+  DEFAULT_PIDS_LIMIT, MemorySizeError, PidsLimitError, hasController, parseMemorySize, parsePidsLimit,
+} from '../sentry/kernel/cgroup.js';
 
 export const DO_USAGE = `usage: tsvisor do [--rootfs DIR] [--overlay MODE] [--bind SRC:DST[:ro]]... [--tmpfs DST[:OPTS]]...
-                  [--memory SIZE] [--network none|host] [--strace] [--strict] [--stats] -- CMD [ARGS...]
+                  [--memory SIZE] [--pids-limit N] [--network none|host] [--strace] [--strict] [--stats]
+                  [--tty|--no-tty] -- CMD [ARGS...]
 
   --rootfs DIR       the sandbox's root (read-only lower layer); default /
   --overlay MODE     where writes to the root go, thrown away at exit in every mode:
@@ -25,11 +29,19 @@ export const DO_USAGE = `usage: tsvisor do [--rootfs DIR] [--overlay MODE] [--bi
                      (--bind and --tmpfs are mounted in the order given)
   --memory SIZE      limit the sandbox's memory to SIZE (512m, 2g, 262144k; bytes without a
                      unit): a program past it is killed (OOM); /proc/meminfo shows it
+  --pids-limit N     allow the sandbox N tasks (processes and threads): a fork or clone
+                     past it fails with EAGAIN (a fork bomb stops there); max: no limit;
+                     default ${DEFAULT_PIDS_LIMIT} where the host has the cgroup v1 pids controller
   --network MODE     none: loopback only, in the sandbox's own network namespace (default)
                      host: the host's network
   --strace           print each trapped syscall and its result to stderr
   --strict           trap every syscall, passthrough ones included (research, fuzzing)
-  --stats            print trapped-syscall counts to stderr at exit`;
+  --stats            print trapped-syscall counts to stderr at exit
+  --tty, --no-tty    give the program a terminal of the sandbox's own (/dev/pts/0, its
+                     controlling terminal; window size changes passed through), relayed to
+                     ours in raw mode, as docker run -it does; or do not, and let it inherit
+                     stdio as it is. Default: a terminal when stdin and stdout both are one;
+                     --tty needs stdin to be one`;
 
 export interface DoOptions {
   rootfs: string;
@@ -39,14 +51,18 @@ export interface DoOptions {
   strace: boolean;
   strict: boolean;
   stats: boolean;
+  /** --tty / --no-tty, or auto: a terminal when stdin and stdout are both terminals. */
+  tty: 'auto' | 'yes' | 'no';
   /** --memory in bytes, or null for no limit. */
   memory: number | null;
+  /** --pids-limit: a number of tasks, 'max' (no limit), or 'default' when not given. */
+  pidsLimit: number | 'max' | 'default';
   argv: string[];
 }
 
 export function parseDoArgs(args: readonly string[]): DoOptions {
   const o: DoOptions = {
-    rootfs: '/', overlay: { kind: 'memory' }, mounts: [], network: 'none', strace: false, strict: false, stats: false, memory: null, argv: [],
+    rootfs: '/', overlay: { kind: 'memory' }, mounts: [], network: 'none', strace: false, strict: false, stats: false, memory: null, pidsLimit: 'default', tty: 'auto', argv: [],
   };
   let i = 0;
   for (; i < args.length; i++) {
@@ -75,7 +91,10 @@ export function parseDoArgs(args: readonly string[]): DoOptions {
       case '--strace': o.strace = true; break;
       case '--strict': o.strict = true; break;
       case '--stats': o.stats = true; break;
+      case '--tty': o.tty = 'yes'; break;
+      case '--no-tty': o.tty = 'no'; break;
       case '--memory': o.memory = parseMemoryOption(value()); break;
+      case '--pids-limit': o.pidsLimit = parsePidsOption(value()); break;
       default:
         if (a.startsWith('-')) throw new UsageError(`unknown option '${a}'`);
         // No "--": the command starts here.
@@ -94,6 +113,26 @@ function parseMemoryOption(text: string): number {
     if (err instanceof MemorySizeError) throw new UsageError(err.message);
     throw err;
   }
+}
+
+function parsePidsOption(text: string): number | 'max' {
+  try {
+    return parsePidsLimit(text) ?? 'max';
+  } catch (err) {
+    if (err instanceof PidsLimitError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+/**
+ * The pids limit to apply: the default only where the host has the pids
+ * controller (a limit asked for by name on a host without one is an error,
+ * from the sandbox's setup).
+ */
+function effectivePidsLimit(o: DoOptions): number | null {
+  if (o.pidsLimit === 'max') return null;
+  if (o.pidsLimit === 'default') return hasController('pids') ? DEFAULT_PIDS_LIMIT : null;
+  return o.pidsLimit;
 }
 
 function validated(o: DoOptions): DoOptions {
@@ -202,11 +241,19 @@ export async function doCommand(args: readonly string[]): Promise<number> {
   }
   // The working directory carries over where the sandbox has it too.
   const cwd = process.cwd();
+  // docker's rule: a terminal when asked (-t), by default when stdin and stdout both are one.
+  if (o.tty === 'yes' && !tty.isatty(0)) {
+    process.stderr.write('tsvisor: --tty: stdin is not a terminal (the sandbox\'s terminal relays it in raw mode)\n');
+    return 2;
+  }
+  const terminal = o.tty === 'yes' || (o.tty === 'auto' && tty.isatty(0) && tty.isatty(1));
+  const pidsLimit = effectivePidsLimit(o);
   try {
     const result = await runSandbox({
       rootfs: o.rootfs, overlay: o.overlay, mounts: o.mounts, network: o.network, argv: o.argv, env: process.env, cwd,
-      strace: o.strace, strict: o.strict, withInit: true,
+      strace: o.strace, strict: o.strict, withInit: true, terminal,
       ...(o.memory !== null ? { memoryLimit: o.memory } : {}),
+      ...(pidsLimit !== null ? { pidsLimit } : {}),
     });
     if (o.stats) {
       const rows = Object.entries(result.counts).sort((a, b) => b[1] - a[1]);

@@ -114,8 +114,11 @@ export const OPS = {
   },
   /**
    * openat2 below the root; the fd comes back by SCM_RIGHTS with its statx.
-   * EWOULDBLOCK: a FIFO opened without O_NONBLOCK, whose open would wait for
-   * the other end; the gofer never opens those (the sentry lets the kernel).
+   * EWOULDBLOCK: an object only the program's own context can open, which the
+   * sentry then lets the kernel open: a FIFO opened without O_NONBLOCK (its
+   * open waits for the other end), or a character device (/dev/tty is the
+   * opener's terminal, and a tty opened without O_NOCTTY may become the
+   * opener's: the gofer's would be the wrong one).
    */
   open: {
     code: 2,

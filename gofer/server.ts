@@ -451,8 +451,12 @@ export class GoferServer {
     // the one gofer thread. It is taken off again below when the sentry did
     // not ask for it. O_NOCTTY always: a tty in the tree must not become the gofer's.
     const fd = this.openBelowRoot(path, path.length, hostFlags | O_NOCTTY | O_NONBLOCK, createMode, this.pathA);
+    // /dev/tty with no terminal of the gofer's own: ENXIO here, yet the program may have one.
+    if (fd === -E.ENXIO && this.isCharDevice(path)) return -E.EWOULDBLOCK;
     if (fd < 0) return fd;
     let r = this.statFd(fd);
+    // A device's open depends on who opens it (see the open op): give it back.
+    if (r >= 0 && fileType(this.statxBuf) === S_IFCHR) r = -E.EWOULDBLOCK;
     if (r >= 0 && this.readOnly && (flags & O_ACCMODE) !== O_RDONLY) {
       // The tree changed between the check and the open: still no writes to files.
       const type = fileType(this.statxBuf);
@@ -594,6 +598,15 @@ export class GoferServer {
     view.setBigInt64(24, BigInt(mtime.nsec), true);
     return this.atParent(path, this.pathA, this.nameA,
       (dirfd, name) => host.utimensat(dirfd, name, this.timesBuf, AT_SYMLINK_NOFOLLOW));
+  }
+
+  /** Whether path names a character device (looked at, not opened). */
+  private isCharDevice(path: GoferPath): boolean {
+    const probe = this.openBelowRoot(path, path.length, O_PATH | O_NOFOLLOW, 0, this.pathB);
+    if (probe < 0) return false;
+    const r = this.statFd(probe);
+    host.close(probe);
+    return r >= 0 && fileType(this.statxBuf) === S_IFCHR;
   }
 
   /** With the identity held: the kernel's own check (DAC, ACLs, capabilities, read-only mounts). */

@@ -36,6 +36,8 @@ export interface NativeAddon {
   prlimit(pid: number, resource: number, newLimit: Uint8Array | null, oldLimit: Uint8Array | null): number;
   futimens(fd: number, times: Uint8Array | null): number;
   readlinkFd(fd: number, buf: Uint8Array): number;
+  /** TIOCSWINSZ: the window size of a terminal (tsvisor do's pty master). */
+  setWindowSize(fd: number, rows: number, cols: number): number;
 }
 
 /** The repository root, found from this file whether it runs from source or dist/. */

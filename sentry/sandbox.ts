@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import tty from 'node:tty';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +14,8 @@ import { native, LAUNCHER_PATH } from '../native/index.js';
 import { buildFilter, SECCOMP_RET_USER_NOTIF } from '../platform/seccomp-bpf.js';
 import { SYSCALLS } from '../syscall-tables/index.js';
 import type { SentryMessage, SentryWorkerData } from './worker.js';
-import { CgroupError, MemoryCgroup, removeStaleMemoryCgroups } from './kernel/cgroup.js';
+import { receivePty, TerminalError, TerminalRelay, type SandboxPty } from './terminal.js';
+import { CgroupError, SandboxCgroups, removeStaleCgroups } from './kernel/cgroup.js';
 
 /**
  * Where the root's writes go (gVisor's --overlay2): memory, a tmpfs upper
@@ -62,6 +64,14 @@ export interface SandboxOptions {
   readonly withInit: boolean;
   /** A memory limit in bytes, enforced with a memory cgroup of the sandbox's own; default none. */
   readonly memoryLimit?: number;
+  /** A limit on the sandbox's tasks (processes and threads), enforced with a pids cgroup of its own; default none. */
+  readonly pidsLimit?: number;
+  /**
+   * Give the program a terminal of the sandbox's own (/dev/pts/0, also
+   * /dev/console) relayed to tsvisor's stdin, which must be a terminal, and
+   * stdout, as `docker run -it` does. Default: stdio is inherited as it is.
+   */
+  readonly terminal?: boolean;
 }
 
 export interface SandboxResult {
@@ -91,15 +101,22 @@ function exitStatus(code: number | null, signal: NodeJS.Signals | null): number 
 
 export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   if (!fs.existsSync(LAUNCHER_PATH)) throw new SandboxError(`launcher not built: ${LAUNCHER_PATH} (run npm ci)`);
+  // process.stdin only in terminal mode: making the stream of a pipe sets it
+  // O_NONBLOCK, and the program shares that open file when it inherits stdin.
+  const hostTerminal = opts.terminal ? process.stdin : null;
+  if (opts.terminal && !(hostTerminal instanceof tty.ReadStream)) throw new SandboxError('a terminal for the sandbox needs stdin to be a terminal');
   removeStaleStates();
   // A cgroup is named after its sandbox's state folder: once that is gone, so is the sandbox.
-  removeStaleMemoryCgroups((id) => fs.existsSync(STATE_PREFIX + id));
+  removeStaleCgroups((id) => fs.existsSync(STATE_PREFIX + id));
   const state = fs.mkdtempSync(STATE_PREFIX);
   fs.writeFileSync(path.join(state, 'owner'), String(process.pid));
-  let cgroup: MemoryCgroup | null = null;
-  if (opts.memoryLimit !== undefined) {
+  let cgroups: SandboxCgroups | null = null;
+  if (opts.memoryLimit !== undefined || opts.pidsLimit !== undefined) {
     try {
-      cgroup = MemoryCgroup.create(path.basename(state).slice(path.basename(STATE_PREFIX).length), opts.memoryLimit);
+      cgroups = SandboxCgroups.create(path.basename(state).slice(path.basename(STATE_PREFIX).length), {
+        ...(opts.memoryLimit !== undefined ? { memoryBytes: opts.memoryLimit } : {}),
+        ...(opts.pidsLimit !== undefined ? { pids: opts.pidsLimit } : {}),
+      });
     } catch (err) {
       fs.rmSync(state, { recursive: true, force: true });
       throw err instanceof CgroupError ? new SandboxError(err.message) : err;
@@ -117,15 +134,20 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   const [readySentrySide, readyGoferSide] = socketPair();
   const [controlSentrySide, controlLauncherSide] = socketPair();
 
-  const ttyArgs = stdioTerminals().flatMap((t) => ['--tty', t]);
+  // With a terminal of its own, the sandbox's /dev/console is that one; else the caller's, if any.
+  const [ptySentrySide, ptyGoferSide] = opts.terminal ? socketPair() : [-1, -1];
+  const ttyArgs = opts.terminal ? ['--console-pty', '5'] : stdioTerminals().flatMap((t) => ['--tty', t]);
   const gofer = spawn(LAUNCHER_PATH, [
     'gofer', '--lower', opts.rootfs, '--state', state, '--ready-fd', '4', ...ttyArgs,
     '--overlay', opts.overlay?.kind ?? 'memory', ...(upperDir ? ['--upper-dir', upperDir] : []),
     ...(opts.mounts ?? []).flatMap(mountArgs), '--',
     process.execPath, GOFER_MAIN, '--root', merged, '--sock-fd', '3',
-  ], { stdio: ['ignore', 'inherit', 'inherit', goferSide, readyGoferSide] });
+  ], { stdio: ['ignore', 'inherit', 'inherit', goferSide, readyGoferSide, ...(opts.terminal ? [ptyGoferSide] : [])] });
   native.close(goferSide);
   native.close(readyGoferSide);
+  if (opts.terminal) native.close(ptyGoferSide);
+  // Set in a callback: the cast keeps TypeScript from narrowing it to null for good.
+  let relay = null as TerminalRelay | null;
 
   const filter = buildFilter(SYSCALLS, { trapAction: SECCOMP_RET_USER_NOTIF, strict: opts.strict });
   const workerData: SentryWorkerData = {
@@ -136,7 +158,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     filter: new Uint8Array(filter),
     strace: opts.strace,
     withInit: opts.withInit,
-    memoryLimit: cgroup ? cgroup.toLimit() : null,
+    memoryLimit: cgroups?.memory ?? null,
   };
   const worker = new Worker(WORKER_PATH, { workerData });
 
@@ -164,11 +186,27 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   const workerDone = new Promise<void>((resolve) => {
     worker.on('message', (m: SentryMessage) => {
       if (m.type === 'gofer-ready') {
+        let terminalArgs: string[] = [];
+        if (opts.terminal && hostTerminal instanceof tty.ReadStream) {
+          let pty: SandboxPty | null = null;
+          try {
+            // Sent before the tree was ready, so it is there already; the wait is a hang guard.
+            pty = receivePty(ptySentrySide, 5000);
+            relay = new TerminalRelay(pty, hostTerminal, process.stdout);
+            relay.start();
+            terminalArgs = ['--terminal', pty.name];
+          } catch (err) {
+            // Setting the host's terminal up can fail too (a terminal hung up meanwhile).
+            if (pty && !relay) { native.close(pty.master); native.close(pty.slave); }
+            killApp(err instanceof TerminalError ? err.message : `the sandbox's terminal: ${(err as Error).message}`);
+            return;
+          }
+        }
         app = spawn(LAUNCHER_PATH, [
           'app', '--mntns-of', String(gofer.pid), '--root', merged, '--cwd', opts.cwd,
           '--net', opts.network, '--init', opts.withInit ? 'yes' : 'no',
-          // With --memory the launcher enters the cgroup before it clones pid 1.
-          ...(cgroup ? ['--cgroup-procs', cgroup.procsFile] : []), '--', ...opts.argv,
+          // With --memory or --pids-limit the launcher enters the cgroups before it clones pid 1.
+          ...(cgroups?.procsFiles ?? []).flatMap((f) => ['--cgroup-procs', f]), ...terminalArgs, '--', ...opts.argv,
         ], { stdio: ['inherit', 'inherit', 'inherit', controlLauncherSide], env: opts.env });
         native.close(controlLauncherSide);
         app.on('error', (err) => {
@@ -200,6 +238,8 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   try {
     status = (await appStatus) ?? 125;
     appExited = true;
+    // The program's last output may still be in the pty: hand it over before the terminal is restored.
+    await relay?.finish(2000);
     // With its last task gone the listener hangs up and the sentry loop ends.
     const settled = await Promise.race([workerDone.then(() => true), delay(5000).then(() => false)]);
     if (!settled) await worker.terminate();
@@ -210,6 +250,8 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
     process.off('SIGHUP', onHup);
+    relay?.restore();
+    if (opts.terminal) native.close(ptySentrySide);
     if (gofer.exitCode === null && gofer.signalCode === null) {
       // The sentry closed its end; give the gofer a moment, then make sure.
       const exited = await Promise.race([once(gofer, 'exit').then(() => true), delay(2000).then(() => false)]);
@@ -218,8 +260,8 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     // The overlay that used it lived in the gofer's namespace, gone with it.
     if (upperDir) fs.rmSync(upperDir, { recursive: true, force: true });
     // Empty once the launcher and the sandbox's pid namespace are gone.
-    if (cgroup && !(await cgroup.remove())) {
-      process.stderr.write(`tsvisor: could not remove the memory cgroup ${cgroup.cgroupDir} (still busy); the next run removes it\n`);
+    for (const dir of cgroups ? await cgroups.remove() : []) {
+      process.stderr.write(`tsvisor: could not remove the cgroup ${dir} (still busy); the next run removes it\n`);
     }
     fs.rmSync(state, { recursive: true, force: true });
   }

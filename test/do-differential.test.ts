@@ -133,6 +133,31 @@ describe('shell basics', () => {
     expect(native.stdout).toBe('got abc\n');
     expectSame(native, sandboxed, { stderr: true });
   });
+
+  it('a busybox shell script with background jobs, wait and trap', async () => {
+    // Jobs finish in an order the script forces (each waits for the one
+    // before through a FIFO), so the output is the same on every run.
+    const script = [
+      'trap \'echo "trap: USR1"\' USR1',
+      'trap \'echo "trap: EXIT status $?"\' EXIT',
+      'rm -f f1 f2; mkfifo f1 f2',
+      '(read x < f1; echo "job 2 after $x"; echo two > f2; exit 3) & j2=$!',
+      '(echo "job 1 runs"; echo one > f1; exit 5) & j1=$!',
+      'wait $j1; echo "job 1 status $?"',
+      'read y < f2; echo "got $y"',
+      'wait $j2; echo "job 2 status $?"',
+      'sleep 100 & s=$!; kill -TERM $s; wait $s; echo "sleep status $?"',
+      'kill -USR1 $$',
+      'sh -c \'kill -STOP $$; echo resumed\' & st=$!',
+      'while ! grep -q "^State:.*T" /proc/$st/status 2>/dev/null; do :; done; echo stopped',
+      'kill -CONT $st; wait $st; echo "stopped job status $?"',
+      'jobs; wait; echo "all done"',
+      'exit 7',
+    ].join('\n');
+    const { native, sandboxed } = await differential(['/bin/busybox', 'sh', '-c', script], { cwd: work });
+    expect(native.stdout).toContain('all done');
+    expectSame(native, sandboxed, { stderr: true });
+  });
 });
 
 describe('busybox tools on a small tree', () => {

@@ -81,12 +81,22 @@ describe('a terminal on stdio', () => {
   const underPty = (cmd: string): string[] => ['script', '-qec', cmd, '/dev/null'];
   const probe = "tty | sed 's/[0-9][0-9]*$/N/'; test -t 0 && test -t 1 && echo both-ttys";
 
-  // The sandbox's /dev/pts is a devpts of its own, where the host's pty
-  // cannot appear: it is at /dev/console, as runc puts a container's terminal.
-  it('is the program\'s terminal too, named /dev/console', async () => {
+  // By default (stdin and stdout both terminals) the program gets a pty of
+  // the sandbox's own devpts, as docker run -it gives (test/do-terminal.test.ts
+  // drives it interactively).
+  it('is relayed to a terminal of the sandbox\'s own, /dev/pts/0', async () => {
     const native = await runNative(underPty(`sh -c "${probe}"`), { cwd: work });
-    const sandboxed = await runNative(underPty(`${process.execPath} ${CLI} do -- sh -c "${probe}"`), { cwd: work });
+    const sandboxed = await runNative(underPty(`${process.execPath} ${CLI} do -- sh -c "tty; ${probe}"`), { cwd: work });
     expect(native.stdout.replace(/\r/g, '')).toBe('/dev/pts/N\nboth-ttys\n');
+    // script(1) types a NUL when its stdin (here /dev/null) ends; the sandbox's pty echoes it as ^@.
+    expect(sandboxed.stdout.replace(/\r|\^@/g, '')).toBe('/dev/pts/0\n/dev/pts/N\nboth-ttys\n');
+  });
+
+  // With --no-tty stdio is inherited as it is. The sandbox's /dev/pts is a
+  // devpts of its own, where the host's pty cannot appear: it is at
+  // /dev/console, as runc puts a container's terminal.
+  it('with --no-tty, is the program\'s terminal too, named /dev/console', async () => {
+    const sandboxed = await runNative(underPty(`${process.execPath} ${CLI} do --no-tty -- sh -c "${probe}"`), { cwd: work });
     expect(sandboxed.stdout.replace(/\r/g, '')).toBe('/dev/console\nboth-ttys\n');
   });
 });

@@ -1,27 +1,10 @@
-// Differential syscall tests for the filesystem (issue 3). Each C program in
-// test/differential/ exercises one family of calls and their error cases and
-// prints one deterministic line per check ("mkdir exists = -1 EEXIST"). It is
-// compiled once per run, run natively in a fresh work directory, then under
-// `tsvisor do` in another fresh work directory with the same (empty) layout,
-// and the two outputs and exit statuses must be identical, line for line.
-//
-// Where the sandbox differs from Linux for a reason that cannot be fixed in
-// the sentry's syscall handlers, the check is listed in KNOWN_DIFFERENCES
-// with the reason: those lines, and only those, may differ, and each one
-// listed must still differ (a fixed difference fails the test until it is
-// taken off the list, so the list stays true).
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HELPERS_DIR, makeWorkDir, removeDir, runNative, runSandboxed, type RunResult } from './helpers/sandbox.js';
+// Differential syscall tests for the filesystem (issue 3): the programs in
+// test/differential/, run natively and sandboxed by the shared runner
+// (test/helpers/differential-runner.ts), must print the same lines, but for
+// the known differences below, each with its reason.
+import { differentialSuite, type KnownDifferences } from './helpers/differential-runner.js';
 
-const SOURCE_DIR = path.join(HELPERS_DIR, '..', 'differential');
-const PROGRAMS = fs.readdirSync(SOURCE_DIR).filter((f) => f.endsWith('.c')).map((f) => f.slice(0, -2)).sort();
-
-/** program -> check label -> why the sandbox answers differently. */
-const KNOWN_DIFFERENCES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+const KNOWN_DIFFERENCES: KnownDifferences = {
   resolve: {
   },
   tree: {
@@ -30,84 +13,10 @@ const KNOWN_DIFFERENCES: Readonly<Record<string, Readonly<Record<string, string>
   },
 };
 
-/** The check's label: the text before " = " or ": ". */
-function labelOf(line: string): string {
-  const eq = line.indexOf(' = ');
-  const colon = line.indexOf(': ');
-  const cut = [eq, colon].filter((i) => i >= 0);
-  return cut.length === 0 ? line : line.slice(0, Math.min(...cut));
-}
-
-/** The exit status a shell would report: the code, or 128 + the signal's number. */
-function exitStatus(r: RunResult): number | null {
-  if (r.status !== null) return r.status;
-  if (r.signal !== null) return 128 + (os.constants.signals[r.signal] ?? 0);
-  return null;
-}
-
-let binDir = '';
-const workDirs: string[] = [];
-
-beforeAll(() => {
-  // Under /var/tmp, which the sandbox sees at the same path (its /tmp is its own).
-  binDir = makeWorkDir('fsdiff-bin');
-  for (const name of PROGRAMS) {
-    execFileSync('gcc', ['-O1', '-Wall', '-Werror', '-Wno-unused-result', '-o', path.join(binDir, name), path.join(SOURCE_DIR, `${name}.c`)], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-  }
-});
-
-afterAll(() => {
-  removeDir(binDir);
-  for (const d of workDirs) removeDir(d);
-});
-
-function freshDir(tag: string): string {
-  const d = makeWorkDir(`fsdiff-${tag}`);
-  workDirs.push(d);
-  return d;
-}
-
-describe('filesystem syscalls: the same answers natively and sandboxed', () => {
-  it('has the programs', () => {
-    expect(PROGRAMS.length).toBeGreaterThanOrEqual(14);
-    for (const name of Object.keys(KNOWN_DIFFERENCES)) expect(PROGRAMS).toContain(name);
-  });
-
-  for (const name of PROGRAMS) {
-    it(name, async () => {
-      const bin = path.join(binDir, name);
-      const native = await runNative([bin], { cwd: freshDir(`${name}-n`) });
-      const sandboxed = await runSandboxed([bin], { cwd: freshDir(`${name}-s`) });
-
-      // The program itself must work natively: every check printed, exit 0.
-      expect(native.stderr, 'native stderr').toBe('');
-      expect(exitStatus(native), 'native exit status').toBe(0);
-      const n = native.stdout.split('\n');
-      const s = sandboxed.stdout.split('\n');
-      expect(n.length, 'native line count').toBeGreaterThan(10);
-
-      expect.soft(exitStatus(sandboxed), `exit status (stderr: ${sandboxed.stderr})`).toBe(exitStatus(native));
-      if (s.length !== n.length) {
-        // Lines missing or extra: no line-by-line comparison makes sense.
-        expect(sandboxed.stdout, 'stdout').toBe(native.stdout);
-        return;
-      }
-      const known = KNOWN_DIFFERENCES[name] ?? {};
-      const unexpected: string[] = [];
-      const differed = new Set<string>();
-      for (let i = 0; i < n.length; i++) {
-        const nl = n[i]!;
-        const sl = s[i]!;
-        if (nl === sl) continue;
-        const label = labelOf(nl);
-        if (labelOf(sl) === label && known[label] !== undefined) differed.add(label);
-        else unexpected.push(`  native:    ${nl}\n  sandboxed: ${sl}`);
-      }
-      expect.soft(unexpected.join('\n'), 'lines that differ, not listed as known').toBe('');
-      const stale = Object.keys(known).filter((label) => !differed.has(label));
-      expect.soft(stale, 'known differences that no longer differ (take them off the list)').toEqual([]);
-    });
-  }
+differentialSuite({
+  title: 'filesystem syscalls: the same answers natively and sandboxed',
+  folder: 'differential',
+  tag: 'fsdiff',
+  minPrograms: 14,
+  known: KNOWN_DIFFERENCES,
 });

@@ -135,6 +135,18 @@ describe('policy', () => {
     }
   });
 
+  it('passes signals and clocks to the kernel, which checks them (pid namespace, CAP_SYS_TIME)', () => {
+    for (const name of ['kill', 'tkill', 'tgkill', 'rt_sigqueueinfo', 'rt_tgsigqueueinfo', 'clock_settime', 'settimeofday', 'adjtimex', 'clock_adjtime']) {
+      expect(disposition(name), name).toBe('passthrough');
+    }
+  });
+
+  it('passes pidfds to the kernel, which confines them to the sandbox (its pid namespace, ptrace rules)', () => {
+    for (const name of ['pidfd_open', 'pidfd_send_signal', 'pidfd_getfd']) expect(disposition(name), name).toBe('passthrough');
+    // What a pidfd also reaches stays refused: another process's memory.
+    for (const name of ['process_madvise', 'process_mrelease']) expect(disposition(name), name).toBe(`denied:${EPERM}`);
+  });
+
   it('emulates path, process and identity calls', () => {
     const emulated = [
       'open', 'openat', 'openat2', 'creat', 'stat', 'lstat', 'newfstatat', 'statx', 'access', 'faccessat', 'faccessat2',
@@ -143,8 +155,7 @@ describe('policy', () => {
       'chown', 'lchown', 'fchownat', 'utime', 'utimes', 'futimesat', 'utimensat', 'truncate', 'statfs', 'execve', 'execveat',
       'chroot', 'setxattr', 'lsetxattr', 'getxattr', 'lgetxattr', 'listxattr', 'llistxattr', 'removexattr', 'lremovexattr',
       'setxattrat', 'getxattrat', 'listxattrat', 'removexattrat', 'inotify_add_watch', 'fanotify_mark',
-      'clone', 'fork', 'vfork', 'exit', 'exit_group', 'wait4', 'waitid', 'kill', 'tgkill', 'tkill', 'rt_sigqueueinfo',
-      'rt_tgsigqueueinfo', 'getppid', 'uname', 'sethostname', 'setdomainname', 'getuid', 'geteuid', 'getgid', 'getegid',
+      'clone', 'fork', 'vfork', 'exit', 'exit_group', 'wait4', 'waitid', 'getppid', 'uname', 'sethostname', 'setdomainname', 'getuid', 'geteuid', 'getgid', 'getegid',
       'getresuid', 'getresgid', 'getgroups', 'setuid', 'setgid', 'setreuid', 'setregid', 'setresuid', 'setresgid',
       'setgroups', 'setfsuid', 'setfsgid', 'capget', 'capset', 'sysinfo', 'prlimit64', 'getrlimit', 'setrlimit',
       'getrandom', 'fcntl', 'prctl', 'personality', 'seccomp',
@@ -173,9 +184,7 @@ describe('policy', () => {
       'mount', 'umount2', 'pivot_root', 'swapon', 'swapoff', 'reboot', 'kexec_load', 'kexec_file_load', 'init_module',
       'finit_module', 'delete_module', 'bpf', 'ptrace', 'perf_event_open', 'unshare', 'setns', 'process_vm_readv',
       'process_vm_writev', 'kcmp', 'userfaultfd', 'acct', 'quotactl', 'quotactl_fd', 'iopl', 'ioperm',
-      'syslog', 'settimeofday', 'clock_settime',
-      'clock_adjtime', 'adjtimex', 'vhangup', 'move_pages', 'migrate_pages', 'pidfd_open', 'pidfd_send_signal',
-      'pidfd_getfd', 'fsopen', 'fsconfig', 'fsmount', 'fspick', 'move_mount', 'open_tree', 'open_tree_attr',
+      'syslog', 'vhangup', 'move_pages', 'migrate_pages', 'fsopen', 'fsconfig', 'fsmount', 'fspick', 'move_mount', 'open_tree', 'open_tree_attr',
       'mount_setattr', 'statmount', 'listmount', 'keyctl', 'add_key', 'request_key', 'process_mrelease',
       'process_madvise', 'memfd_secret', 'modify_ldt',
     ];

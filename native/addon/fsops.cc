@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -136,6 +137,19 @@ Napi::Value ReadlinkFd(const Napi::CallbackInfo& info) {
   return n < 0 ? Err(info.Env()) : Ret(info.Env(), n);
 }
 
+// setWindowSize(fd, rows, cols) -> 0 or -errno: TIOCSWINSZ on a terminal fd
+// (tsvisor do's pty master: the kernel then sends SIGWINCH to the program's
+// foreground job, as a real terminal does on a resize). Node has no ioctl.
+Napi::Value SetWindowSize(const Napi::CallbackInfo& info) {
+  int32_t rows = ArgInt(info, 1), cols = ArgInt(info, 2);
+  if (rows < 0 || rows > 0xffff || cols < 0 || cols > 0xffff) return Ret(info.Env(), -EINVAL);
+  struct winsize ws;
+  memset(&ws, 0, sizeof ws);
+  ws.ws_row = (unsigned short)rows;
+  ws.ws_col = (unsigned short)cols;
+  return ioctl(ArgInt(info, 0), TIOCSWINSZ, &ws) < 0 ? Err(info.Env()) : Ret(info.Env(), 0);
+}
+
 }  // namespace
 
 void InitFsOps(Napi::Env env, Napi::Object e) {
@@ -148,6 +162,7 @@ void InitFsOps(Napi::Env env, Napi::Object e) {
   e.Set("prlimit", Napi::Function::New(env, Prlimit));
   e.Set("futimens", Napi::Function::New(env, Futimens));
   e.Set("readlinkFd", Napi::Function::New(env, ReadlinkFd));
+  e.Set("setWindowSize", Napi::Function::New(env, SetWindowSize));
 }
 
 }  // namespace tsvisor

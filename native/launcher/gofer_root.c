@@ -11,7 +11,8 @@
  * merged/tmp    a fresh tmpfs
  * merged/dev    a tmpfs with null, zero, full, random, urandom, tty bound from
  *               the host, the fd/stdin/stdout/stderr links, a devpts of its
- *               own at pts (ptmx -> pts/ptmx) and the caller's terminal at console
+ *               own at pts (ptmx -> pts/ptmx) and at console the caller's terminal
+ *               (--tty) or, with --console-pty, the sandbox's own first pty
  * merged/sys    a small read-only tmpfs: CPU counts, an empty cgroup tmpfs
  *               and empty class folders
  * then the --bind and --tmpfs mounts (mounts.c), in the order given.
@@ -68,7 +69,7 @@ static void bind_terminal(const char *dev_dir, const char *tty) {
   mount_or_die(tty, target, NULL, MS_BIND, NULL);
 }
 
-static void make_dev(const char *merged, char *const *ttys, int nttys) {
+static void make_dev(const char *merged, char *const *ttys, int nttys, int console_pty_fd) {
   char dev[4096], path[4096];
   join(dev, sizeof dev, merged, "dev");
   mkdir_p(dev, 0755);
@@ -94,7 +95,8 @@ static void make_dev(const char *merged, char *const *ttys, int nttys) {
   if (symlink("pts/ptmx", path) < 0) die_errno("symlink %s", path);
   /* One console: the terminals of stdin, stdout and stderr are nearly always
    * one; others keep working as ttys, only without a name to find. */
-  if (nttys > 0) bind_terminal(dev, ttys[0]);
+  if (console_pty_fd >= 0) make_console_pty(dev, console_pty_fd);
+  else if (nttys > 0) bind_terminal(dev, ttys[0]);
 }
 
 /* Copies a small host file (a sysfs attribute) into the sandbox's /sys. */
@@ -163,6 +165,7 @@ struct gofer_opts {
   const char *lower, *state, *upper_dir;
   enum overlay_mode overlay;
   int ready_fd;
+  int console_pty_fd;
   char *ttys[3];
   int nttys;
   struct mount_req mounts[MAX_MOUNTS];
@@ -173,6 +176,7 @@ struct gofer_opts {
 static void parse(int argc, char **argv, struct gofer_opts *o) {
   memset(o, 0, sizeof *o);
   o->ready_fd = -1;
+  o->console_pty_fd = -1;
   int i = 1;
   for (; i < argc; i++) {
     const char *opt = argv[i];
@@ -186,6 +190,12 @@ static void parse(int argc, char **argv, struct gofer_opts *o) {
     else if (strcmp(opt, "--state") == 0) o->state = v[0];
     else if (strcmp(opt, "--upper-dir") == 0) o->upper_dir = v[0];
     else if (strcmp(opt, "--ready-fd") == 0) o->ready_fd = atoi(v[0]);
+    else if (strcmp(opt, "--console-pty") == 0) {
+      char *end;
+      long fd = strtol(v[0], &end, 10);
+      if (*v[0] == 0 || *end || fd < 0 || fd > 1 << 20) die("--console-pty: not an fd number: %s", v[0]);
+      o->console_pty_fd = (int)fd;
+    }
     else if (strcmp(opt, "--overlay") == 0) {
       if (strcmp(v[0], "memory") == 0) o->overlay = OVERLAY_MEMORY;
       else if (strcmp(v[0], "dir") == 0) o->overlay = OVERLAY_DIR;
@@ -207,8 +217,9 @@ static void parse(int argc, char **argv, struct gofer_opts *o) {
   }
   if (!o->lower || !o->state || i >= argc)
     die("usage: gofer --lower DIR --state DIR [--overlay memory|dir|none] [--upper-dir DIR] [--ready-fd N] "
-        "[--tty /dev/pts/N]... [--bind SRC DST rw|ro]... [--tmpfs DST OPTS]... -- CMD...");
+        "[--tty /dev/pts/N]... [--console-pty FD] [--bind SRC DST rw|ro]... [--tmpfs DST OPTS]... -- CMD...");
   if ((o->overlay == OVERLAY_DIR) != (o->upper_dir != NULL)) die("--upper-dir goes with --overlay dir, and only with it");
+  if (o->console_pty_fd >= 0 && o->nttys > 0) die("--console-pty and --tty both name /dev/console: give one");
   o->argv = argv + i;
 }
 
@@ -277,7 +288,7 @@ int gofer_root_main(int argc, char **argv) {
   mount_point(merged, "proc", 0555);
   join(tmp, sizeof tmp, merged, "tmp");
   mount_or_die("tsvisor-tmp", tmp, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-  make_dev(merged, o.ttys, o.nttys);
+  make_dev(merged, o.ttys, o.nttys, o.console_pty_fd);
   make_sys(merged);
   apply_mounts(merged, o.mounts, o.nmounts, o.overlay != OVERLAY_NONE);
 
@@ -286,6 +297,10 @@ int gofer_root_main(int argc, char **argv) {
     if (write(o.ready_fd, "r", 1) != 1) die_errno("signal readiness");
     close(o.ready_fd);
   }
+  /* With a terminal of the sandbox's own, the gofer leaves our session and so
+   * has no controlling terminal: it opens /dev/tty for the sandbox, and that
+   * must never reach the host's terminal (its input, TIOCSTI) past the relay. */
+  if (o.console_pty_fd >= 0 && setsid() < 0) die_errno("setsid");
   execvp(o.argv[0], o.argv);
   die_errno("exec %s", o.argv[0]);
 }

@@ -41,8 +41,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define MAX_CGROUPS 8
+
 struct jail_opts {
-  const char *mntns_of, *root, *cwd, *hostname, *cgroup_procs;
+  const char *mntns_of, *root, *cwd, *hostname;
+  /* --terminal: the program's controlling terminal, a path in the sandbox. */
+  const char *terminal;
+  /* One cgroup.procs file per controller tsvisor limits (memory, pids). */
+  const char *cgroup_procs[MAX_CGROUPS];
+  int n_cgroups;
   int new_net;
   int with_init;
   char **argv;
@@ -60,7 +67,15 @@ static void parse(int argc, char **argv, struct jail_opts *o) {
     else if (strcmp(argv[i - 1], "--root") == 0) o->root = v;
     else if (strcmp(argv[i - 1], "--cwd") == 0) o->cwd = v;
     else if (strcmp(argv[i - 1], "--hostname") == 0) o->hostname = v;
-    else if (strcmp(argv[i - 1], "--cgroup-procs") == 0) o->cgroup_procs = v;
+    else if (strcmp(argv[i - 1], "--terminal") == 0) {
+      if (strncmp(v, "/dev/pts/", 9) != 0 || !v[9] || strspn(v + 9, "0123456789") != strlen(v + 9))
+        die("--terminal must be /dev/pts/N, not %s", v);
+      o->terminal = v;
+    }
+    else if (strcmp(argv[i - 1], "--cgroup-procs") == 0) {
+      if (o->n_cgroups == MAX_CGROUPS) die("at most %d --cgroup-procs", MAX_CGROUPS);
+      o->cgroup_procs[o->n_cgroups++] = v;
+    }
     else if (strcmp(argv[i - 1], "--init") == 0) {
       if (strcmp(v, "yes") == 0) o->with_init = 1;
       else if (strcmp(v, "no") == 0) o->with_init = 0;
@@ -74,7 +89,7 @@ static void parse(int argc, char **argv, struct jail_opts *o) {
   }
   if (!o->mntns_of || !o->root || i >= argc)
     die("usage: app --mntns-of PID --root DIR [--cwd DIR] [--net none|host] [--init yes|no] "
-        "[--cgroup-procs FILE] -- CMD...");
+        "[--cgroup-procs FILE]... [--terminal /dev/pts/N] -- CMD...");
   o->argv = argv + i;
 }
 
@@ -136,6 +151,8 @@ static void install_filter_and_exec(const struct jail_opts *o) {
   if (len == 0 || len % sizeof(struct sock_filter) != 0) die("bad filter from the sentry");
   struct sock_fprog prog = {(unsigned short)(len / sizeof(struct sock_filter)), insns};
 
+  /* Before the filter: setsid and TIOCSCTTY are ours to make, not the program's. */
+  if (o->terminal) take_terminal(o->terminal);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die_errno("PR_SET_NO_NEW_PRIVS");
   /* The listener takes the lowest free fd: tell the sentry which, so it can
    * fetch it with pidfd_getfd. Once the filter is on, every trapped syscall of
@@ -146,7 +163,12 @@ static void install_filter_and_exec(const struct jail_opts *o) {
   char num[16];
   int n = snprintf(num, sizeof num, "%d", probe);
   control_send("LSTN", num, (size_t)n, -1);
-  int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+  /* WAIT_KILLABLE_RECV: once the sentry has received a trap, only a fatal
+   * signal ends the wait. Otherwise a signal caught by a handler without
+   * SA_RESTART would make the call fail with EINTR while the sentry works
+   * on it: kill(), stat(), open() of a file, calls Linux never interrupts. */
+  int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                              SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
   if (listener < 0) die_errno("seccomp(SECCOMP_SET_MODE_FILTER)");
   if (listener != probe) die("listener fd %d, announced %d", listener, probe);
   char go[8];
@@ -247,10 +269,11 @@ static void forward_signal(int sig) {
 int jail_main(int argc, char **argv) {
   struct jail_opts o;
   parse(argc, argv, &o);
-  /* A cgroup tsvisor made for this sandbox (do --memory): join it before the
-   * clone, so that pid 1 and all it starts are in it from their first page,
-   * and the sandbox's cgroup namespace is rooted there. */
-  if (o.cgroup_procs) write_file(o.cgroup_procs, "0");
+  /* The cgroups tsvisor made for this sandbox (do --memory, --pids-limit):
+   * join them before the clone, so that pid 1 and all it starts are in them
+   * from their first page and first fork, and the sandbox's cgroup namespace
+   * is rooted there. */
+  for (int i = 0; i < o.n_cgroups; i++) write_file(o.cgroup_procs[i], "0");
   die_with_parent();
 
   char nspath[64];

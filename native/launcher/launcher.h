@@ -2,7 +2,7 @@
  * jail. It holds no policy: the TypeScript side decides, the launcher does.
  *
  *   tsvisor-launcher gofer --lower DIR --state DIR [--overlay memory|dir|none] [--upper-dir DIR]
- *                          [--ready-fd N] [--tty /dev/pts/N]... [--bind SRC DST rw|ro]...
+ *                          [--ready-fd N] [--tty /dev/pts/N]... [--console-pty FD] [--bind SRC DST rw|ro]...
  *                          [--tmpfs DST size=N,mode=OCTAL]... -- CMD...
  *       new mount namespace with the sandbox root at STATE/merged: an overlay
  *       of DIR under an upper layer in a tmpfs (memory) or in --upper-dir
@@ -10,12 +10,16 @@
  *       with its own devpts, a minimal /sys, then the --bind and --tmpfs
  *       mounts in the order given. Then execs the gofer (CMD), which serves
  *       that tree. With --ready-fd, one byte is written there once the tree
- *       is mounted, before the exec.
+ *       is mounted, before the exec. With --console-pty, a pty of the
+ *       sandbox's devpts is made its /dev/console and its master and slave
+ *       are sent over FD (terminal.c); --tty binds the caller's instead.
  *   tsvisor-launcher app --mntns-of PID --root DIR [--cwd DIR] [--net none|host] [--init yes|no]
- *                        [--hostname NAME] -- CMD...
+ *                        [--hostname NAME] [--terminal /dev/pts/N] -- CMD...
  *       joins PID's mount namespace, forks the sandbox's first process into
  *       fresh user/mount/pid/ipc/uts/cgroup(/net) namespaces, pivot_roots it
  *       into DIR, and hands its seccomp listener to the sentry over fd 3.
+ *       With --terminal the program gets a session of its own with that
+ *       terminal (a path in the sandbox) as its controlling terminal and stdio.
  *
  * Exit status 125 means the launcher itself failed (the message says why).
  */
@@ -47,6 +51,10 @@ struct mount_req {
 };
 void bind_root_read_only(const char *lower, const char *merged);
 void apply_mounts(const char *merged, const struct mount_req *mounts, int n, int may_create);
+
+/* terminal.c: the sandbox's own pty (tsvisor do on a terminal) */
+void make_console_pty(const char *dev_dir, int sock);
+void take_terminal(const char *path);
 
 int gofer_root_main(int argc, char **argv);
 int jail_main(int argc, char **argv);

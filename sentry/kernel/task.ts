@@ -131,7 +131,8 @@ function numbers(field: string | undefined): number[] {
   return field.split(/\s+/).filter((s) => s.length > 0).map((s) => Number(s));
 }
 
-function readCredentials(hostTid: number): Credentials {
+/** The credentials of any task by host tid, from the kernel (for checks on another task). */
+export function readCredentials(hostTid: number): Credentials {
   const st = readStatus(hostTid);
   const [uid = 0, euid = 0, suid = 0, fsuid = 0] = numbers(st?.get('Uid'));
   const [gid = 0, egid = 0, sgid = 0, fsgid = 0] = numbers(st?.get('Gid'));
@@ -166,6 +167,47 @@ export class TaskTable {
   groupByNsPid(nsPid: number): ThreadGroup | undefined {
     for (const g of this.groups.values()) if (g.nsTgid === nsPid) return g;
     return undefined;
+  }
+
+  /**
+   * The host tid and tgid of a thread the sandbox names by its namespace tid
+   * (what Linux's find_task_by_vpid() finds), or null if there is none. A
+   * task that has not trapped yet (a child that only just forked) is not in
+   * the table: then the sandbox's process tree is walked from its init
+   * (rootHostPid), through each thread's children list in the host's /proc,
+   * so only the sandbox's own processes can ever be found.
+   */
+  resolveNsTid(nsTid: number, rootHostPid: number): { hostTid: number; hostTgid: number } | null {
+    if (nsTid <= 0) return null;
+    for (const t of this.tasks.values()) {
+      if (t.nsTid === nsTid && fs.existsSync(`/proc/${t.hostTid}`)) return { hostTid: t.hostTid, hostTgid: t.group.hostTgid };
+    }
+    const seen = new Set<number>();
+    const queue = [rootHostPid];
+    while (queue.length > 0) {
+      const pid = queue.shift()!;
+      if (seen.has(pid)) continue;
+      seen.add(pid);
+      let tids: string[];
+      try {
+        tids = fs.readdirSync(`/proc/${pid}/task`);
+      } catch {
+        continue; // gone meanwhile
+      }
+      for (const tidName of tids) {
+        const tid = Number(tidName);
+        const nsPids = numbers(readStatus(tid)?.get('NSpid'));
+        if (pid !== rootHostPid && nsPids[nsPids.length - 1] === nsTid) return { hostTid: tid, hostTgid: pid };
+        try {
+          for (const c of fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1').split(' ')) {
+            if (c.trim() !== '') queue.push(Number(c));
+          }
+        } catch {
+          // the thread ended meanwhile
+        }
+      }
+    }
+    return nsTid === 1 ? { hostTid: rootHostPid, hostTgid: rootHostPid } : null;
   }
 
   allGroups(): IterableIterator<ThreadGroup> {

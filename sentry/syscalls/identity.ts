@@ -7,7 +7,7 @@ import type { Trap } from '../../platform/platform.js';
 import { E, UTSNAME_FIELD } from '../abi/linux.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { readMemoryUsage } from '../kernel/cgroup.js';
-import type { Task } from '../kernel/task.js';
+import { readCredentials, type Task } from '../kernel/task.js';
 import { copyIn, copyOut, copyOutAt } from './args.js';
 import { CONTINUE, type HandlerTable, type SyscallReturn } from './types.js';
 
@@ -116,17 +116,37 @@ function limits(
   return 0;
 }
 
-/** The host pid of a namespace pid the task may name (0: itself), or null. */
-function hostPidOf(k: Kernel, t: Task, pid: number): number | null {
-  if (pid === 0 || pid === t.group.nsTgid) return t.group.hostTgid;
-  if (pid < 0) return null;
-  return k.tasks.groupByNsPid(pid)?.hostTgid ?? null;
+const CAP_SYS_RESOURCE = 24;
+
+/**
+ * The host tgid of the process prlimit64 names (0: the caller), or an errno:
+ * ESRCH when the sandbox has no such task (find_task_by_vpid() takes any
+ * thread's id), EPERM when Linux's check_prlimit_permission() would refuse.
+ * The sentry calls prlimit with host privileges, so it makes that check.
+ */
+function prlimitTarget(k: Kernel, t: Task, pid: number): number {
+  if (pid === 0) return t.group.hostTgid;
+  const target = k.tasks.resolveNsTid(pid, k.initHostPid);
+  if (!target) return -E.ESRCH;
+  if (target.hostTgid === t.group.hostTgid) return target.hostTgid;
+  const c = t.creds();
+  const tc = readCredentials(target.hostTid);
+  const sameIds = c.uid === tc.euid && c.uid === tc.suid && c.uid === tc.uid &&
+    c.gid === tc.egid && c.gid === tc.sgid && c.gid === tc.gid;
+  // The sandbox is one user namespace, which owns every task in it: ns_capable() is the effective set.
+  if (!sameIds && (c.capEffective & 2 ** CAP_SYS_RESOURCE) === 0) return -E.EPERM;
+  return target.hostTgid;
 }
 
 function prlimit64(k: Kernel, t: Task, trap: Trap): SyscallReturn {
   const newAddr = trap.argPtr(2);
   const oldAddr = trap.argPtr(3);
-  return limits(k, trap, hostPidOf(k, t, trap.argI32(0)), trap.argI32(1), newAddr === 0 ? null : newAddr, oldAddr === 0 ? null : oldAddr);
+  const newPtr = newAddr === 0 ? null : newAddr;
+  // Linux copies the new limit in before it looks for the task.
+  if (newPtr !== null && copyIn(k, trap, newPtr, new Uint8Array(16), 16) < 0) return -E.EFAULT;
+  const target = prlimitTarget(k, t, trap.argI32(0));
+  if (target < 0) return target;
+  return limits(k, trap, target, trap.argI32(1), newPtr, oldAddr === 0 ? null : oldAddr);
 }
 
 const GRND_NONBLOCK = 1;

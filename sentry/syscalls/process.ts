@@ -9,7 +9,8 @@
 // clone's tid pointers), so continuing cannot race a check.
 import type { Trap } from '../../platform/platform.js';
 import {
-  AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, CLONE_NEW_NAMESPACES, E, PR_GET_PDEATHSIG, PR_SET_PDEATHSIG, NSIG, X_OK,
+  AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, CLONE_FS, CLONE_NEW_NAMESPACES, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER,
+  CLONE_SIGHAND, CLONE_THREAD, CLONE_VM, E, PR_GET_PDEATHSIG, PR_SET_PDEATHSIG, NSIG, X_OK,
 } from '../abi/linux.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { Task } from '../kernel/task.js';
@@ -20,8 +21,17 @@ import { permitted } from './stat.js';
 import { CONTINUE, type HandlerTable, type SyscallReturn } from './types.js';
 
 function clone(_k: Kernel, _t: Task, trap: Trap): SyscallReturn {
+  const flags = trap.argU32(0);
+  // Linux's copy_process() refuses these flag combinations with EINVAL before
+  // it looks at any privilege: checked first, so the namespace refusal below
+  // does not mask them.
+  if ((flags & (CLONE_NEWNS | CLONE_FS)) === (CLONE_NEWNS | CLONE_FS)) return -E.EINVAL;
+  if ((flags & (CLONE_NEWUSER | CLONE_FS)) === (CLONE_NEWUSER | CLONE_FS)) return -E.EINVAL;
+  if ((flags & CLONE_THREAD) && !(flags & CLONE_SIGHAND)) return -E.EINVAL;
+  if ((flags & CLONE_SIGHAND) && !(flags & CLONE_VM)) return -E.EINVAL;
+  if ((flags & CLONE_THREAD) && (flags & (CLONE_NEWUSER | CLONE_NEWPID))) return -E.EINVAL;
   // The sandbox's namespaces are the second wall: no program makes its own.
-  if (trap.argU32(0) & CLONE_NEW_NAMESPACES) return -E.EPERM;
+  if (flags & CLONE_NEW_NAMESPACES) return -E.EPERM;
   return CONTINUE;
 }
 
@@ -94,11 +104,6 @@ export const processHandlers: HandlerTable = {
   exit_group: exitGroup,
   wait4: () => CONTINUE,
   waitid: () => CONTINUE,
-  kill: () => CONTINUE,
-  tkill: () => CONTINUE,
-  tgkill: () => CONTINUE,
-  rt_sigqueueinfo: () => CONTINUE,
-  rt_tgsigqueueinfo: () => CONTINUE,
   getppid: (k, t) => {
     // Cached, and checked with one poll of the parent's pidfd: a parent
     // killed outright never trapped its exit, and its children moved to init.

@@ -39,9 +39,11 @@ export interface MagicLink {
 
 /**
  * open()'s answer for an object only the host kernel can open as the program
- * asked: a FIFO opened without O_NONBLOCK, whose open waits for the other end.
- * Waiting in the gofer (or the sentry) would stall every other task, so the
- * call continues in the kernel, in the sandbox's mount namespace.
+ * asked: a FIFO opened without O_NONBLOCK, whose open waits for the other end
+ * (waiting in the gofer or the sentry would stall every other task), or a
+ * character device, whose open depends on the opener (/dev/tty is its
+ * terminal; a tty may become its controlling one). The call continues in the
+ * kernel, in the sandbox's mount namespace, after the sentry checked the name.
  */
 export const OPEN_IN_HOST = -0x40000000;
 
