@@ -23,19 +23,6 @@ static int capset_raw(struct __user_cap_data_struct d[2]) {
   return syscall(SYS_capset, &h, d);
 }
 
-/* Runs fn in a child and waits; its output is in line with ours. */
-static void in_child(const char *label, void (*fn)(void)) {
-  fflush(stdout);
-  pid_t p = fork();
-  if (p == 0) {
-    fn();
-    fflush(stdout);
-    _exit(0);
-  }
-  int st;
-  waitpid(p, &st, 0);
-  say_status(label, st);
-}
 
 static void show_ids(const char *label) {
   uid_t r, e, s;

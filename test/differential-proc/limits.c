@@ -12,18 +12,6 @@
 #define SYS_prlimit64 302
 #endif
 
-static void in_child(const char *label, void (*fn)(void)) {
-  fflush(stdout);
-  pid_t p = fork();
-  if (p == 0) {
-    fn();
-    fflush(stdout);
-    _exit(0);
-  }
-  int st;
-  waitpid(p, &st, 0);
-  say_status(label, st);
-}
 
 static void nofile(void) {
   struct rlimit rl, got;

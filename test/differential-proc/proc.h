@@ -80,6 +80,20 @@ static __attribute__((unused)) void say_status(const char *label, int st) {
   else say("%s: status %d", label, st);
 }
 
+/* Runs fn in a child and waits for it; its output is in line with ours. */
+static __attribute__((unused)) void in_child(const char *label, void (*fn)(void)) {
+  fflush(stdout);
+  pid_t p = fork();
+  if (p == 0) {
+    fn();
+    fflush(stdout);
+    _exit(0);
+  }
+  int st;
+  waitpid(p, &st, 0);
+  say_status(label, st);
+}
+
 /** Burns CPU for about n iterations (the compiler may not drop it). */
 static __attribute__((unused)) void busy(long n) {
   volatile long x = 0;
