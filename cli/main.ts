@@ -3,18 +3,25 @@
 // routes and turns errors into messages and exit statuses.
 import { compatCommand, COMPAT_USAGE } from './compat.js';
 import { doCommand, DO_USAGE } from './do.js';
-import { UsageError } from './usage.js';
+import { featuresCommand, FEATURES_USAGE, specCommand, SPEC_USAGE } from './oci/commands.js';
+import { CommandError, UsageError } from './usage.js';
 
 const USAGE = `usage: tsvisor <command> [options]
 
 commands:
   do       run a command in a throwaway sandbox on the host's root
   compat   print the syscall compatibility report
+  spec     write a starter OCI config.json
+  features print the OCI features this runtime supports (JSON)
   help     show this text
 
 ${DO_USAGE}
 
-${COMPAT_USAGE}`;
+${COMPAT_USAGE}
+
+${SPEC_USAGE}
+
+${FEATURES_USAGE}`;
 
 async function main(argv: readonly string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -23,6 +30,10 @@ async function main(argv: readonly string[]): Promise<number> {
       return doCommand(rest);
     case 'compat':
       return compatCommand(rest);
+    case 'spec':
+      return specCommand(rest);
+    case 'features':
+      return featuresCommand(rest);
     case 'help':
     case '--help':
     case '-h':
@@ -42,6 +53,10 @@ main(process.argv.slice(2)).then(
     if (err instanceof UsageError) {
       process.stderr.write(`tsvisor: ${err.message}\n${USAGE}\n`);
       process.exit(2);
+    }
+    if (err instanceof CommandError) {
+      process.stderr.write(`tsvisor: ${err.message}\n`);
+      process.exit(err.status);
     }
     process.stderr.write(`tsvisor: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(125);
