@@ -7,7 +7,8 @@
         "native/addon/notify.cc",
         "native/addon/memory.cc",
         "native/addon/fdpass.cc",
-        "native/addon/fsops.cc"
+        "native/addon/fsops.cc",
+        "native/addon/ptrace.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

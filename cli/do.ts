@@ -8,13 +8,14 @@ import {
   runSandbox, SandboxError, type BindMount, type ExtraMount, type OverlayMode, type TmpfsMount,
 } from '../sentry/sandbox.js';
 import { UsageError } from './usage.js';
+import type { PlatformName } from '../platform/handshake.js';
 import {
   DEFAULT_PIDS_LIMIT, MemorySizeError, PidsLimitError, hasController, parseMemorySize, parsePidsLimit,
 } from '../sentry/kernel/cgroup.js';
 
 export const DO_USAGE = `usage: tsvisor do [--rootfs DIR] [--overlay MODE] [--bind SRC:DST[:ro]]... [--tmpfs DST[:OPTS]]...
-                  [--memory SIZE] [--pids-limit N] [--network none|host] [--strace] [--strict] [--stats]
-                  [--tty|--no-tty] -- CMD [ARGS...]
+                  [--memory SIZE] [--pids-limit N] [--network none|host] [--platform seccomp|ptrace]
+                  [--strace] [--strict] [--stats] [--tty|--no-tty] -- CMD [ARGS...]
 
   --rootfs DIR       the sandbox's root (read-only lower layer); default /
   --overlay MODE     where writes to the root go, thrown away at exit in every mode:
@@ -34,6 +35,8 @@ export const DO_USAGE = `usage: tsvisor do [--rootfs DIR] [--overlay MODE] [--bi
                      default ${DEFAULT_PIDS_LIMIT} where the host has the cgroup v1 pids controller
   --network MODE     none: loopback only, in the sandbox's own network namespace (default)
                      host: the host's network
+  --platform NAME    how syscalls are trapped: seccomp (user notification; the default where
+                     the kernel has it) or ptrace (a tracer; the fallback, about 2x slower per call)
   --strace           print each trapped syscall and its result to stderr
   --strict           trap every syscall, passthrough ones included (research, fuzzing)
   --stats            print trapped-syscall counts to stderr at exit
@@ -57,12 +60,14 @@ export interface DoOptions {
   memory: number | null;
   /** --pids-limit: a number of tasks, 'max' (no limit), or 'default' when not given. */
   pidsLimit: number | 'max' | 'default';
+  /** --platform, or null: the best the kernel has. */
+  platform: PlatformName | null;
   argv: string[];
 }
 
 export function parseDoArgs(args: readonly string[]): DoOptions {
   const o: DoOptions = {
-    rootfs: '/', overlay: { kind: 'memory' }, mounts: [], network: 'none', strace: false, strict: false, stats: false, memory: null, pidsLimit: 'default', tty: 'auto', argv: [],
+    rootfs: '/', overlay: { kind: 'memory' }, mounts: [], network: 'none', strace: false, strict: false, stats: false, memory: null, pidsLimit: 'default', tty: 'auto', platform: null, argv: [],
   };
   let i = 0;
   for (; i < args.length; i++) {
@@ -86,6 +91,12 @@ export function parseDoArgs(args: readonly string[]): DoOptions {
         const v = value();
         if (v !== 'none' && v !== 'host') throw new UsageError(`--network must be none or host, not '${v}'`);
         o.network = v;
+        break;
+      }
+      case '--platform': {
+        const v = value();
+        if (v !== 'seccomp' && v !== 'ptrace') throw new UsageError(`--platform must be seccomp or ptrace, not '${v}'`);
+        o.platform = v;
         break;
       }
       case '--strace': o.strace = true; break;
@@ -254,6 +265,7 @@ export async function doCommand(args: readonly string[]): Promise<number> {
       strace: o.strace, strict: o.strict, withInit: true, terminal,
       ...(o.memory !== null ? { memoryLimit: o.memory } : {}),
       ...(pidsLimit !== null ? { pidsLimit } : {}),
+      ...(o.platform !== null ? { platform: o.platform } : {}),
     });
     if (o.stats) {
       const rows = Object.entries(result.counts).sort((a, b) => b[1] - a[1]);

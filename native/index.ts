@@ -15,6 +15,17 @@ export interface NativeAddon {
   eventfd(): number;
   fdReadable(fd: number): number;
   eventfdSignal(fd: number): number;
+  // the ptrace platform (ptrace.cc); only from the thread that seized
+  ptraceSeize(pid: number): number;
+  /** 1: a trap in out (seccomp_notif's layout), 2: an exit (out[2] tid, out[3] status), 0: no tracee left. */
+  ptraceWait(out: Uint32Array, timeoutMs: number): number;
+  /** mode 0: skip the syscall, returning value; mode 1: let the kernel run it. */
+  ptraceReply(tid: number, value: number, mode: number): number;
+  ptraceAlive(tid: number): number;
+  /** Returns a scratch address below the task's red zone, or -errno. */
+  ptraceInjectBegin(tid: number): number;
+  ptraceInject(tid: number, nr: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): number;
+  ptraceInstallFd(tid: number, hidden: number, sentryEnd: number, ino: number, hostFd: number, cloexec: boolean): number;
   // task memory (memory.cc)
   readMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
   writeMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number;

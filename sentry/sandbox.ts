@@ -11,7 +11,9 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { native, LAUNCHER_PATH } from '../native/index.js';
-import { buildFilter, SECCOMP_RET_USER_NOTIF } from '../platform/seccomp-bpf.js';
+import { buildFilter, SECCOMP_RET_TRACE, SECCOMP_RET_USER_NOTIF } from '../platform/seccomp-bpf.js';
+import type { PlatformName } from '../platform/handshake.js';
+import { makeLogger } from './log.js';
 import { SYSCALLS } from '../syscall-tables/index.js';
 import type { SentryMessage, SentryWorkerData } from './worker.js';
 import { receivePty, TerminalError, TerminalRelay, type SandboxPty } from './terminal.js';
@@ -72,6 +74,11 @@ export interface SandboxOptions {
    * stdout, as `docker run -it` does. Default: stdio is inherited as it is.
    */
   readonly terminal?: boolean;
+  /**
+   * How syscalls are trapped: seccomp user notification or ptrace. Default:
+   * seccomp where the kernel has user notification, else ptrace.
+   */
+  readonly platform?: PlatformName;
 }
 
 export interface SandboxResult {
@@ -99,8 +106,35 @@ function exitStatus(code: number | null, signal: NodeJS.Signals | null): number 
   return 128 + (signo ?? 9);
 }
 
+/** Whether the kernel offers seccomp user notification (Linux 5.0, and not disabled). */
+export function kernelHasUserNotif(): boolean {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/seccomp/actions_avail', 'latin1').split(/\s+/).includes('user_notif');
+  } catch {
+    return false;
+  }
+}
+
+/** The platform to use, said in one log line: the one asked for, else the best the kernel has. */
+export function choosePlatform(asked: PlatformName | undefined): PlatformName {
+  const log = makeLogger('tsvisor');
+  const notif = kernelHasUserNotif();
+  if (asked === 'seccomp' && !notif) throw new SandboxError('--platform seccomp: this kernel has no seccomp user notification (use --platform ptrace)');
+  if (asked) {
+    log.info({ platform: asked }, `platform ${asked}: asked for`);
+    return asked;
+  }
+  if (notif) {
+    log.info({ platform: 'seccomp' }, 'platform seccomp: the kernel has seccomp user notification');
+    return 'seccomp';
+  }
+  log.warn({ platform: 'ptrace' }, 'platform ptrace: the kernel has no seccomp user notification (slower)');
+  return 'ptrace';
+}
+
 export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   if (!fs.existsSync(LAUNCHER_PATH)) throw new SandboxError(`launcher not built: ${LAUNCHER_PATH} (run npm ci)`);
+  const platform = choosePlatform(opts.platform);
   // process.stdin only in terminal mode: making the stream of a pipe sets it
   // O_NONBLOCK, and the program shares that open file when it inherits stdin.
   const hostTerminal = opts.terminal ? process.stdin : null;
@@ -149,7 +183,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   // Set in a callback: the cast keeps TypeScript from narrowing it to null for good.
   let relay = null as TerminalRelay | null;
 
-  const filter = buildFilter(SYSCALLS, { trapAction: SECCOMP_RET_USER_NOTIF, strict: opts.strict });
+  const filter = buildFilter(SYSCALLS, { trapAction: platform === 'ptrace' ? SECCOMP_RET_TRACE : SECCOMP_RET_USER_NOTIF, strict: opts.strict });
   const workerData: SentryWorkerData = {
     controlFd: controlSentrySide,
     goferRoot: merged,
@@ -159,6 +193,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     strace: opts.strace,
     withInit: opts.withInit,
     memoryLimit: cgroups?.memory ?? null,
+    platform,
   };
   const worker = new Worker(WORKER_PATH, { workerData });
 
@@ -204,7 +239,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
         }
         app = spawn(LAUNCHER_PATH, [
           'app', '--mntns-of', String(gofer.pid), '--root', merged, '--cwd', opts.cwd,
-          '--net', opts.network, '--init', opts.withInit ? 'yes' : 'no',
+          '--net', opts.network, '--init', opts.withInit ? 'yes' : 'no', '--platform', platform,
           // With --memory or --pids-limit the launcher enters the cgroups before it clones pid 1.
           ...(cgroups?.procsFiles ?? []).flatMap((f) => ['--cgroup-procs', f]), ...terminalArgs, '--', ...opts.argv,
         ], { stdio: ['inherit', 'inherit', 'inherit', controlLauncherSide], env: opts.env });

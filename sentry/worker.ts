@@ -3,13 +3,16 @@
 //
 //   1. check that the gofer answers (its mount namespace is ready), tell the
 //      main thread, which then starts the sandbox's first process;
-//   2. take the sandbox over from the launcher (filter, procfs, listener);
+//   2. take the sandbox over from the launcher (filter, procfs, listener, or
+//      on ptrace: this thread seizes the program and becomes its tracer);
 //   3. serve traps until the last task of the sandbox is gone.
 import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { native } from '../native/index.js';
+import type { PlatformLoop } from '../platform/platform.js';
 import { SeccompNotifyLoop } from '../platform/seccomp-notify/loop.js';
-import { takeOverSandbox } from '../platform/seccomp-notify/handshake.js';
+import { PtraceLoop } from '../platform/ptrace/loop.js';
+import { takeOverSandbox, type PlatformName } from '../platform/handshake.js';
 import { GoferClient } from '../gofer/client.js';
 import { SYSCALLS } from '../syscall-tables/index.js';
 import { Kernel } from './kernel/kernel.js';
@@ -34,6 +37,8 @@ export interface SentryWorkerData {
   readonly withInit: boolean;
   /** The sandbox's memory limit and cgroup (tsvisor do --memory), or null. */
   readonly memoryLimit: MemoryLimit | null;
+  /** How syscalls are trapped; the filter's trap action must match. */
+  readonly platform: PlatformName;
 }
 
 /** Messages the worker posts to the main thread. */
@@ -59,11 +64,11 @@ function main(data: SentryWorkerData): void {
   if (ready !== 1) throw new Error('the sandbox root could not be mounted (see the launcher message above)');
   post({ type: 'gofer-ready' });
 
-  const sandbox = takeOverSandbox(data.controlFd, data.filter, data.withInit);
+  const sandbox = takeOverSandbox(data.controlFd, data.filter, data.withInit, data.platform);
   native.close(data.controlFd);
   post({ type: 'running', hostPid: sandbox.hostPid });
 
-  const loop = new SeccompNotifyLoop(sandbox.listenerFd);
+  const loop: PlatformLoop = data.platform === 'ptrace' ? new PtraceLoop(log) : new SeccompNotifyLoop(sandbox.listenerFd);
   // Every mount of the tree the gofer serves, as the sandbox's first process
   // sees them; /proc is the sentry's own.
   const mounts = goferMountTable(gofer, readSandboxMountInfo(sandbox.procRootFd), '/', [PROC_POINT]);
@@ -84,7 +89,7 @@ function main(data: SentryWorkerData): void {
   }
   // The gofer's socket is the main thread's to close: it must see the
   // program's exit before it sees the gofer's.
-  native.close(sandbox.listenerFd);
+  if (sandbox.listenerFd >= 0) native.close(sandbox.listenerFd);
   native.close(sandbox.procRootFd);
   post({ type: 'done', counts });
 }

@@ -6,6 +6,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsvisor::InitMemory(env, exports);
   tsvisor::InitFdPass(env, exports);
   tsvisor::InitFsOps(env, exports);
+  tsvisor::InitPtrace(env, exports);
   return exports;
 }
 

@@ -24,5 +24,6 @@ void InitNotify(Napi::Env env, Napi::Object exports);
 void InitMemory(Napi::Env env, Napi::Object exports);
 void InitFdPass(Napi::Env env, Napi::Object exports);
 void InitFsOps(Napi::Env env, Napi::Object exports);
+void InitPtrace(Napi::Env env, Napi::Object exports);
 
 }  // namespace tsvisor

@@ -17,7 +17,9 @@
  *            program is that child's only child, pid 2 of the sandbox
  *   -> PROC  an O_PATH fd of the sandbox's procfs (child)
  *   -> LSTN  the fd number the listener will get (child, before seccomp())
- *   <- GOGO  the sentry holds the listener: exec
+ *   -> TRAC  instead of LSTN with --platform ptrace: trace me (the program's
+ *            process, before seccomp() with SECCOMP_RET_TRACE and no listener)
+ *   <- GOGO  the sentry holds the listener (or traces the program): exec
  */
 #define _GNU_SOURCE
 #include "launcher.h"
@@ -52,6 +54,8 @@ struct jail_opts {
   int n_cgroups;
   int new_net;
   int with_init;
+  /* --platform ptrace: the filter traps with SECCOMP_RET_TRACE and makes no listener. */
+  int traced;
   char **argv;
 };
 
@@ -81,6 +85,11 @@ static void parse(int argc, char **argv, struct jail_opts *o) {
       else if (strcmp(v, "no") == 0) o->with_init = 0;
       else die("--init must be yes or no, not %s", v);
     }
+    else if (strcmp(argv[i - 1], "--platform") == 0) {
+      if (strcmp(v, "ptrace") == 0) o->traced = 1;
+      else if (strcmp(v, "seccomp") == 0) o->traced = 0;
+      else die("--platform must be seccomp or ptrace, not %s", v);
+    }
     else if (strcmp(argv[i - 1], "--net") == 0) {
       if (strcmp(v, "none") == 0) o->new_net = 1;
       else if (strcmp(v, "host") == 0) o->new_net = 0;
@@ -89,7 +98,7 @@ static void parse(int argc, char **argv, struct jail_opts *o) {
   }
   if (!o->mntns_of || !o->root || i >= argc)
     die("usage: app --mntns-of PID --root DIR [--cwd DIR] [--net none|host] [--init yes|no] "
-        "[--cgroup-procs FILE]... [--terminal /dev/pts/N] -- CMD...");
+        "[--platform seccomp|ptrace] [--cgroup-procs FILE]... [--terminal /dev/pts/N] -- CMD...");
   o->argv = argv + i;
 }
 
@@ -145,6 +154,13 @@ static void enter_root(const struct jail_opts *o) {
   if (o->cwd && chdir(o->cwd) < 0 && chdir("/") < 0) die_errno("chdir /");
 }
 
+static __attribute__((noreturn)) void exec_program(const struct jail_opts *o) {
+  execvp(o->argv[0], o->argv);
+  int err = errno;
+  fprintf(stderr, "tsvisor: %s: %s\n", o->argv[0], strerror(err));
+  _exit(err == ENOENT ? 127 : 126);
+}
+
 static void install_filter_and_exec(const struct jail_opts *o) {
   static struct sock_filter insns[BPF_MAXINSNS];
   size_t len = control_recv("FILT", insns, sizeof insns);
@@ -154,6 +170,18 @@ static void install_filter_and_exec(const struct jail_opts *o) {
   /* Before the filter: setsid and TIOCSCTTY are ours to make, not the program's. */
   if (o->terminal) take_terminal(o->terminal);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die_errno("PR_SET_NO_NEW_PRIVS");
+  if (o->traced) {
+    /* The sentry seizes us (PTRACE_SEIZE) on TRAC and answers GOGO once it
+     * traces us: the program's first instruction runs traced. TRAC goes
+     * before the filter: once the filter is on, a trapped syscall made while
+     * no tracer is attached fails with ENOSYS. */
+    control_send("TRAC", "", 0, -1);
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) die_errno("seccomp(SECCOMP_SET_MODE_FILTER)");
+    char go[8];
+    control_recv("GOGO", go, sizeof go);
+    syscall(SYS_close_range, 3, ~0U, 0);
+    exec_program(o);
+  }
   /* The listener takes the lowest free fd: tell the sentry which, so it can
    * fetch it with pidfd_getfd. Once the filter is on, every trapped syscall of
    * ours waits for the sentry, which is why it must not depend on us to get it. */
@@ -176,10 +204,7 @@ static void install_filter_and_exec(const struct jail_opts *o) {
   close(listener);
   /* Only stdio crosses into the program. */
   syscall(SYS_close_range, 3, ~0U, 0);
-  execvp(o->argv[0], o->argv);
-  int err = errno;
-  fprintf(stderr, "tsvisor: %s: %s\n", o->argv[0], strerror(err));
-  _exit(err == ENOENT ? 127 : 126);
+  exec_program(o);
 }
 
 static pid_t init_app_pid;

@@ -14,10 +14,11 @@
  *       sandbox's devpts is made its /dev/console and its master and slave
  *       are sent over FD (terminal.c); --tty binds the caller's instead.
  *   tsvisor-launcher app --mntns-of PID --root DIR [--cwd DIR] [--net none|host] [--init yes|no]
- *                        [--hostname NAME] [--terminal /dev/pts/N] -- CMD...
+ *                        [--hostname NAME] [--terminal /dev/pts/N] [--platform seccomp|ptrace] -- CMD...
  *       joins PID's mount namespace, forks the sandbox's first process into
  *       fresh user/mount/pid/ipc/uts/cgroup(/net) namespaces, pivot_roots it
- *       into DIR, and hands its seccomp listener to the sentry over fd 3.
+ *       into DIR, and hands its seccomp listener to the sentry over fd 3
+ *       (with --platform ptrace: lets the sentry trace it instead).
  *       With --terminal the program gets a session of its own with that
  *       terminal (a path in the sandbox) as its controlling terminal and stdio.
  *

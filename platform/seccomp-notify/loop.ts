@@ -4,66 +4,19 @@
 import { native } from '../../native/index.js';
 import { E, SECCOMP_USER_NOTIF_FLAG_CONTINUE, O_CLOEXEC } from '../../sentry/abi/linux.js';
 import type { ParkedTrap, PlatformLoop, TaskMemory, Trap, TrapHandler } from '../platform.js';
+import { ProcessVmMemory } from '../task-memory.js';
+import { TrapWords } from '../trap-words.js';
 
 const WAIT_NOTIFICATION = 1;
 const WAIT_HANGUP = 2;
-const TWO_32 = 4294967296;
-/** User addresses on x86_64 stay below 2^47; anything past 2^53 cannot even be represented. */
-const MAX_SAFE_HI = 0x1fffff;
-
-// struct seccomp_notif, as 32-bit words
+// struct seccomp_notif, as 32-bit words (the rest: platform/trap-words.ts)
 const W_ID_LO = 0;
 const W_ID_HI = 1;
-const W_PID = 2;
-const W_NR = 4;
-const W_ARGS = 8;
 
-class SeccompMemory implements TaskMemory {
-  private readonly strBuf = new Uint8Array(4097);
-  read(tid: number, addr: number, buf: Uint8Array, off: number, len: number): number {
-    return native.readMem(tid, addr, buf, off, len);
-  }
-  write(tid: number, addr: number, buf: Uint8Array, off: number, len: number): number {
-    return native.writeMem(tid, addr, buf, off, len);
-  }
-  readCString(tid: number, addr: number, max: number): string | number {
-    const buf = max < this.strBuf.length ? this.strBuf : new Uint8Array(max + 1);
-    const n = native.readCString(tid, addr, buf, max + 1);
-    if (n < 0) return n;
-    return Buffer.from(buf.buffer, buf.byteOffset, n).toString('latin1');
-  }
-}
-
-class NotifTrap implements Trap {
-  readonly words = new Uint32Array(20);
-  private readonly signed = new Int32Array(this.words.buffer);
+class NotifTrap extends TrapWords implements Trap {
   replied = false;
-  constructor(private readonly listener: number) {}
-
-  get tid(): number {
-    return this.words[W_PID]!;
-  }
-  get nr(): number {
-    return this.signed[W_NR]!;
-  }
-  argLo(i: number): number {
-    return this.words[W_ARGS + 2 * i]!;
-  }
-  argHi(i: number): number {
-    return this.words[W_ARGS + 2 * i + 1]!;
-  }
-  argI32(i: number): number {
-    return this.signed[W_ARGS + 2 * i]!;
-  }
-  argU32(i: number): number {
-    return this.words[W_ARGS + 2 * i]!;
-  }
-  argI64(i: number): number {
-    return this.signed[W_ARGS + 2 * i + 1]! * TWO_32 + this.words[W_ARGS + 2 * i]!;
-  }
-  argPtr(i: number): number {
-    const hi = this.words[W_ARGS + 2 * i + 1]!;
-    return hi > MAX_SAFE_HI ? -1 : hi * TWO_32 + this.words[W_ARGS + 2 * i]!;
+  constructor(private readonly listener: number) {
+    super();
   }
   stillWaiting(): boolean {
     return native.notifIdValid(this.listener, this.words[W_ID_LO]!, this.words[W_ID_HI]!) === 0;
@@ -123,7 +76,7 @@ class NotifParked implements ParkedTrap {
 }
 
 export class SeccompNotifyLoop implements PlatformLoop {
-  readonly memory: TaskMemory = new SeccompMemory();
+  readonly memory: TaskMemory = new ProcessVmMemory();
   private stopping = false;
   private readonly wakeFd: number;
 

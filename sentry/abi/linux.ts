@@ -120,6 +120,14 @@ export const SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1;
 export const SECCOMP_ADDFD_FLAG_SETFD = 1;
 export const SECCOMP_ADDFD_FLAG_SEND = 2;
 
+// sockets, pidfds, resource limits (the ptrace platform's hidden socket)
+export const AF_UNIX = 1;
+export const SOCK_SEQPACKET = 5;
+export const SOCK_CLOEXEC = O_CLOEXEC;
+/** pidfd_open of one thread (Linux 6.9): the value of O_EXCL. */
+export const PIDFD_THREAD = O_EXCL;
+export const RLIMIT_NOFILE = 7;
+
 // limits
 export const PATH_MAX = 4096;
 export const NAME_MAX = 255;
