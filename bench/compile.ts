@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-export const PROGRAMS = ['getppid_loop', 'open_read_close', 'notify_floor'] as const;
+export const PROGRAMS = ['getppid_loop', 'open_read_close', 'notify_floor', 'ptrace_floor'] as const;
 export type Program = (typeof PROGRAMS)[number];
 
 export interface Built {

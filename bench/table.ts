@@ -58,22 +58,66 @@ export function renderTable(rows: readonly Row[]): string {
   return out.join('\n');
 }
 
-export function renderDetails(rows: readonly Row[]): string {
-  const out: string[] = [];
-  for (const r of rows) {
-    out.push(r.label);
-    const cells: [string, Cell][] = [['native', r.native], ['C floor', r.floor], ['runsc', r.runsc], ['tsvisor', r.tsvisor]];
-    for (const [name, c] of cells) {
-      if (c === '-') continue;
-      if (!c.ok) {
-        out.push(`  ${name.padEnd(8)} unavailable (${c.reason})`);
-        continue;
-      }
-      const s = c.summary;
-      const nums = `n=${String(s.n).padEnd(3)} min ${fmtValue(s.min).padStart(7)}  median ${fmtValue(s.median).padStart(7)}  max ${fmtValue(s.max).padStart(7)}`;
-      out.push(`  ${name.padEnd(8)} ${nums}${c.note !== undefined ? `  (${c.note})` : ''}`);
-      if (c.warning !== undefined) out.push(`  ${''.padEnd(8)} * ${c.warning}`);
+/** The detail lines of one figure: a line per measured cell, named. */
+function detailLines(label: string, cells: readonly (readonly [string, Cell])[]): string[] {
+  const out = [label];
+  const w = Math.max(8, ...cells.map(([name]) => name.length));
+  for (const [name, c] of cells) {
+    if (c === '-') continue;
+    if (!c.ok) {
+      out.push(`  ${name.padEnd(w)} unavailable (${c.reason})`);
+      continue;
     }
+    const s = c.summary;
+    const nums = `n=${String(s.n).padEnd(3)} min ${fmtValue(s.min).padStart(7)}  median ${fmtValue(s.median).padStart(7)}  max ${fmtValue(s.max).padStart(7)}`;
+    out.push(`  ${name.padEnd(w)} ${nums}${c.note !== undefined ? `  (${c.note})` : ''}`);
+    if (c.warning !== undefined) out.push(`  ${''.padEnd(w)} * ${c.warning}`);
+  }
+  return out;
+}
+
+export function renderDetails(rows: readonly Row[]): string {
+  return rows.flatMap((r) => detailLines(r.label, [['native', r.native], ['C floor', r.floor], ['runsc', r.runsc], ['tsvisor', r.tsvisor]])).join('\n');
+}
+
+/**
+ * One way of trapping a syscall, or a sandbox on it, in the round-trip
+ * table. `floor` is the C floor of the same mechanism (itself for a floor,
+ * '-' for native), so each sandbox is set against what its own trap costs.
+ */
+export interface MechanismRow {
+  readonly label: string;
+  readonly value: Outcome;
+  readonly floor: Cell;
+  /** Shown instead of 'n/a' when the figure could not be measured by design of this build. */
+  readonly absent?: string;
+}
+
+const MECH_COLS = ['µs/call', 'x native', 'x floor'] as const;
+const MECH_LABEL_WIDTH = 52;
+
+/** The trapped-syscall round trip by mechanism: every row against native and against its own floor. */
+export function renderMechanisms(native: Outcome, rows: readonly MechanismRow[]): string {
+  const line = (label: string, cells: readonly string[]): string =>
+    label.padEnd(MECH_LABEL_WIDTH) + cells.map((c) => c.padStart(COL_WIDTH)).join('');
+  const out = [line('getppid round trip by mechanism (medians)', MECH_COLS)];
+  out.push(line('native (no trap)', [valueCell(native), '1.00x', '-']));
+  for (const r of rows) {
+    if (r.absent !== undefined && !r.value.ok) {
+      // Longer than a column: it stands in for the whole row.
+      out.push(`${r.label.padEnd(MECH_LABEL_WIDTH)}  ${r.absent}`);
+      continue;
+    }
+    out.push(line(r.label, [valueCell(r.value), ratioCell(r.value, native), ratioCell(r.value, r.floor)]));
   }
   return out.join('\n');
+}
+
+export function renderMechanismDetails(native: Outcome, rows: readonly MechanismRow[]): string {
+  return detailLines('getppid round trip by mechanism (µs/call)', [['native', native], ...rows.map((r) => [r.label, r.value] as const)]).join('\n');
+}
+
+/** "a / b = 0.91x", or why there is no such ratio. */
+export function renderRatio(what: string, num: Outcome, den: Outcome): string {
+  return `${what}: ${ratioCell(num, den)}`;
 }

@@ -10,6 +10,7 @@ import {
   BASE_ENV,
   compileHelper,
   descendantsOf,
+  doArgs,
   listProcesses,
   makeWorkDir,
   processesWithEnv,
@@ -327,11 +328,11 @@ describe('bad command lines', () => {
   }
 
   const CASES: ReadonlyArray<readonly [string, readonly string[], RegExp]> = [
-    ['no command', ['do'], /command/i],
-    ['no command after --', ['do', '--'], /command/i],
-    ['--network bogus', ['do', '--network', 'bogus', '--', 'true'], /network/],
-    ['--rootfs /nonexistent', ['do', '--rootfs', '/nonexistent-tsvisor-rootfs', '--', 'true'], /nonexistent-tsvisor-rootfs/],
-    ['an unknown option', ['do', '--no-such-option', '--', 'true'], /no-such-option/],
+    ['no command', doArgs([]), /command/i],
+    ['no command after --', doArgs(['--']), /command/i],
+    ['--network bogus', doArgs(['--network', 'bogus', '--', 'true']), /network/],
+    ['--rootfs /nonexistent', doArgs(['--rootfs', '/nonexistent-tsvisor-rootfs', '--', 'true']), /nonexistent-tsvisor-rootfs/],
+    ['an unknown option', doArgs(['--no-such-option', '--', 'true']), /no-such-option/],
   ];
 
   for (const [name, args, message] of CASES) {
@@ -348,7 +349,7 @@ describe('bad command lines', () => {
   it('a command that does not exist in the sandbox: exit 127 and a message', async () => {
     const mark = uniq();
     const cmd = `no-such-command-${mark}`;
-    const r = await runCli(['do', '--', cmd, 'arg'], { cwd: work, env: { ...BASE_ENV, [MARK]: mark } });
+    const r = await runCli(doArgs(['--', cmd, 'arg']), { cwd: work, env: { ...BASE_ENV, [MARK]: mark } });
     expect(r.status, show(r)).toBe(127);
     expect(r.stderr).toContain(cmd);
     expect(r.stderr).not.toMatch(/internal error|    at /);
@@ -358,7 +359,7 @@ describe('bad command lines', () => {
   it('a command that exists on the host but not in --rootfs: exit 127 and a message', async () => {
     const mark = uniq();
     const rootfs = fs.mkdtempSync(path.join(work, 'emptyroot-'));
-    const r = await runCli(['do', '--rootfs', rootfs, '--', '/usr/bin/env'], { cwd: work, env: { ...BASE_ENV, [MARK]: mark } });
+    const r = await runCli(doArgs(['--rootfs', rootfs, '--', '/usr/bin/env']), { cwd: work, env: { ...BASE_ENV, [MARK]: mark } });
     expect(r.status, show(r)).toBe(127);
     expect(r.stderr).toContain('/usr/bin/env');
     await expectNothingLeft(mark);

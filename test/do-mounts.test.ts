@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  BASE_ENV, CLI, PROJECT_ROOT, makeWorkDir, removeDir, runCli, runNative, runSandboxed, spawnSandboxed, waitFor, type RunResult,
+  BASE_ENV, PROJECT_ROOT, doArgs, makeWorkDir, removeDir, runCli, runNative, runSandboxed, sandboxArgs, sandboxCommandLine, spawnSandboxed, waitFor,
+  type RunResult,
 } from './helpers/sandbox.js';
 
 let work: string;
@@ -59,7 +60,7 @@ describe('--overlay none: a read-only root', () => {
 
   it('a --bind to a missing DST fails with a message (a read-only root cannot get it), exit 125', async () => {
     const src = freshDir('ro-src');
-    const r = await runCli(['do', '--overlay', 'none', '--bind', `${src}:/nonexistent-tsvisor-dst`, '--', 'true'], { cwd: work });
+    const r = await runCli(doArgs(['--overlay', 'none', '--bind', `${src}:/nonexistent-tsvisor-dst`, '--', 'true']), { cwd: work });
     expect(r.status, show(r)).toBe(125);
     expect(r.stderr).toMatch(/\/nonexistent-tsvisor-dst does not exist in the sandbox.*overlay none/);
     expect(r.stderr).toMatch(/root could not be set up/);
@@ -74,7 +75,7 @@ describe('--overlay none: a read-only root', () => {
 
   it('a --rootfs without the mount points the sandbox needs: a clear message', async () => {
     const rootfs = freshDir('bare-rootfs');
-    const r = await runCli(['do', '--overlay', 'none', '--rootfs', rootfs, '--', '/x'], { cwd: work });
+    const r = await runCli(doArgs(['--overlay', 'none', '--rootfs', rootfs, '--', '/x']), { cwd: work });
     expect(r.status, show(r)).toBe(125);
     expect(r.stderr).toMatch(/the root has no \/tmp.*read-only/);
   });
@@ -194,7 +195,7 @@ describe('--bind SRC:DST[:ro]', () => {
     // A tmpfs below SRC, in a private mount namespace (never the host's), around tsvisor.
     const src = freshDir('bind-ro-rec');
     fs.mkdirSync(path.join(src, 'sub'), { recursive: true });
-    const cmd = `mount -t tmpfs tsvisor-test ${src}/sub && exec ${process.execPath} ${CLI} do --bind ${src}:/rr:ro -- `
+    const cmd = `mount -t tmpfs tsvisor-test ${src}/sub && exec ${sandboxCommandLine(['--bind', `${src}:/rr:ro`])} -- `
       + `python3 -c 'import errno\ntry:\n  open("/rr/sub/x","w"); print("ok")\nexcept OSError as e: print(errno.errorcode[e.errno])'`;
     const r = await runNative(['unshare', '--mount', 'sh', '-c', cmd], { cwd: PROJECT_ROOT });
     expect(r.stdout.trim(), show(r)).toBe('EROFS');
@@ -216,10 +217,10 @@ describe('--bind SRC:DST[:ro]', () => {
   it('a file onto a directory, or the other way round: a message and exit 125', async () => {
     const src = freshDir('bind-kind');
     fs.writeFileSync(path.join(src, 'f'), '');
-    const a = await runCli(['do', '--bind', `${src}/f:/etc`, '--', 'true'], { cwd: work });
+    const a = await runCli(doArgs(['--bind', `${src}/f:/etc`, '--', 'true']), { cwd: work });
     expect(a.status, show(a)).toBe(125);
     expect(a.stderr).toMatch(/\/etc is a directory in the sandbox/);
-    const b = await runCli(['do', '--bind', `${src}:/etc/hostname`, '--', 'true'], { cwd: work });
+    const b = await runCli(doArgs(['--bind', `${src}:/etc/hostname`, '--', 'true']), { cwd: work });
     expect(b.status, show(b)).toBe(125);
     expect(b.stderr).toMatch(/\/etc\/hostname is not a directory/);
   });
@@ -232,12 +233,12 @@ describe('--bind SRC:DST[:ro]', () => {
     fs.symlinkSync('/etc', path.join(rootfs, 'etclink'));
     const src = freshDir('evil-src');
     // The command does not exist in that rootfs (127): the mounts were made before.
-    const r = await runCli(['do', '--rootfs', rootfs, '--bind', `${src}:/etclink/sub`, '--', '/nothing'], { cwd: work });
+    const r = await runCli(doArgs(['--rootfs', rootfs, '--bind', `${src}:/etclink/sub`, '--', '/nothing']), { cwd: work });
     expect(r.status, show(r)).toBe(127);
     expect(fs.existsSync('/etc/sub')).toBe(false);
     expect(fs.existsSync(path.join(rootfs, 'etc', 'sub'))).toBe(false);
     // A symlink out of the rootfs is dangling inside it: refused, and nothing made outside.
-    const e = await runCli(['do', '--rootfs', rootfs, '--bind', `${src}:/escape/sub`, '--', '/nothing'], { cwd: work });
+    const e = await runCli(doArgs(['--rootfs', rootfs, '--bind', `${src}:/escape/sub`, '--', '/nothing']), { cwd: work });
     expect(e.status, show(e)).toBe(125);
     expect(e.stderr).toMatch(/\/escape is a symlink whose target does not exist in the sandbox/);
     expect(fs.readdirSync(outside)).toEqual([]);
@@ -426,7 +427,7 @@ describe('bad mount options: a message and a non-zero exit, nothing started', ()
   ];
   for (const [name, flags, message] of CASES) {
     it(`${name}: exit 2`, async () => {
-      const r = await runCli(['do', ...flags, '--', 'true'], { cwd: work });
+      const r = await runCli(doArgs([...flags, '--', 'true']), { cwd: work });
       expect(r.status, show(r)).toBe(2);
       expect(r.stderr).toMatch(message);
       expect(r.stderr).not.toMatch(/internal error|    at /);
@@ -471,7 +472,7 @@ describe('nothing is left behind', () => {
     await exited;
     // The sandbox dies with it (PR_SET_PDEATHSIG); the next run sweeps what the dead one left.
     const sweep = await waitFor(() => {
-      spawnSync(process.execPath, [CLI, 'do', '--', 'true'], { cwd: work });
+      spawnSync(process.execPath, sandboxArgs(['true']), { cwd: work });
       return fs.readdirSync(layers).length === 0;
     }, 30_000);
     expect(sweep, `left: ${fs.readdirSync(layers).join(' ')}`).toBe(true);

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  BASE_ENV, descendantsOf, makeWorkDir, processesWithEnv, removeDir, runCli, runSandboxed, sandboxArgs, waitFor,
+  BASE_ENV, descendantsOf, doArgs, makeWorkDir, processesWithEnv, removeDir, runCli, runSandboxed, sandboxArgs, waitFor,
   type RunResult,
 } from './helpers/sandbox.js';
 import { DEFAULT_PIDS_LIMIT } from '../sentry/kernel/cgroup.js';
@@ -156,14 +156,14 @@ describe('--pids-limit', () => {
     ['3', 'below the minimum of 8'],
     ['99999999999', 'above the kernel\'s ceiling'],
   ])('--pids-limit %s is refused with a message', async (value, message) => {
-    const r = await runCli(['do', '--pids-limit', value, '--', 'true'], { cwd: work });
+    const r = await runCli(doArgs(['--pids-limit', value, '--', 'true']), { cwd: work });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(`--pids-limit: '${value}'`);
     expect(r.stderr).toContain(message);
   });
 
   it('--pids-limit without a value is refused', async () => {
-    const r = await runCli(['do', '--pids-limit'], { cwd: work });
+    const r = await runCli(doArgs(['--pids-limit']), { cwd: work });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('--pids-limit needs a value');
   });

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BASE_ENV, CLI, makeWorkDir, removeDir, runNative } from './helpers/sandbox.js';
+import { BASE_ENV, makeWorkDir, removeDir, runNative, sandboxArgs, sandboxCommandLine } from './helpers/sandbox.js';
 
 const BUSYBOX = '/bin/busybox';
 /** A hang guard for each wait, not a speed threshold. */
@@ -222,7 +222,7 @@ afterAll(() => {
   removeDir(work);
 });
 
-const SANDBOXED = `${process.execPath} ${CLI} do -- ${BUSYBOX} sh`;
+const SANDBOXED = `${sandboxCommandLine()} -- ${BUSYBOX} sh`;
 
 describe('an interactive shell on a terminal', () => {
   let native: Observed;
@@ -264,7 +264,7 @@ describe('when a terminal is given', () => {
   it('hands over all the output when the program exits', async () => {
     const p = pane();
     await p.waitFor('the outer prompt', (s) => /^host\$/m.test(s));
-    p.type(`${process.execPath} ${CLI} do -- ${BUSYBOX} sh -c 'seq 1 1500; echo "drained-$((40+2))"; exit 4'; echo "exit-status=$?"`);
+    p.type(`${sandboxCommandLine()} -- ${BUSYBOX} sh -c 'seq 1 1500; echo "drained-$((40+2))"; exit 4'; echo "exit-status=$?"`);
     const status = await p.waitMatch(/^exit-status=(\d+)$/m, 'the exit status');
     expect(status).toBe('4');
     expect(p.screen()).toMatch(/^1500\n+drained-42\n+exit-status=4$/m);
@@ -274,16 +274,16 @@ describe('when a terminal is given', () => {
     const p = pane();
     await p.waitFor('the outer prompt', (s) => /^host\$/m.test(s));
     // Redirections and pipes apply to tsvisor itself, as the program inherits or gets its stdio from it.
-    const cases: Array<{ flags: string; redirect: string; want: string }> = [
-      { flags: '', redirect: '', want: '/dev/pts/0' },
+    const cases: Array<{ flags: readonly string[]; redirect: string; want: string }> = [
+      { flags: [], redirect: '', want: '/dev/pts/0' },
       // stdout a pipe: stdio inherited as it is, the caller's terminal at /dev/console
-      { flags: '', redirect: '| cat', want: '/dev/console' },
-      { flags: '', redirect: '</dev/null', want: 'not a tty' },
-      { flags: '--no-tty', redirect: '', want: '/dev/console' },
-      { flags: '--tty', redirect: '| cat', want: '/dev/pts/0' },
+      { flags: [], redirect: '| cat', want: '/dev/console' },
+      { flags: [], redirect: '</dev/null', want: 'not a tty' },
+      { flags: ['--no-tty'], redirect: '', want: '/dev/console' },
+      { flags: ['--tty'], redirect: '| cat', want: '/dev/pts/0' },
     ];
     for (const [i, c] of cases.entries()) {
-      p.type(`${process.execPath} ${CLI} do ${c.flags} -- ${BUSYBOX} sh -c 'echo "case-${i}-tty=$(tty)"' ${c.redirect}; echo "case-${i}-done"`);
+      p.type(`${sandboxCommandLine(c.flags)} -- ${BUSYBOX} sh -c 'echo "case-${i}-tty=$(tty)"' ${c.redirect}; echo "case-${i}-done"`);
       await p.waitMatch(new RegExp(`^(case-${i}-done)$`, 'm'), `case ${i}`);
       expect(p.screen(), JSON.stringify(c)).toMatch(new RegExp(`^case-${i}-tty=${c.want}$`, 'm'));
     }
@@ -292,7 +292,7 @@ describe('when a terminal is given', () => {
 
 describe('--tty without a terminal', () => {
   it('is refused with a clear message', async () => {
-    const r = await runNative([process.execPath, CLI, 'do', '--tty', '--', 'true'], { cwd: '/' });
+    const r = await runNative([process.execPath, ...sandboxArgs(['true'], ['--tty'])], { cwd: '/' });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--tty: stdin is not a terminal/);
   });

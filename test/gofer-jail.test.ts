@@ -22,12 +22,12 @@ import {
   AT_REMOVEDIR, E, O_CREAT, O_EXCL, O_NONBLOCK, O_RDONLY, O_WRONLY, S_IFIFO, XATTR_CREATE, XATTR_REPLACE,
 } from '../sentry/abi/linux.js';
 import { MAX_SYSCALL_NR, NR, SYSCALLS, type SyscallName } from '../syscall-tables/index.js';
+import { sandboxArgs } from './helpers/sandbox.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PROJECT_ROOT = path.resolve(HERE, '..');
 const DIST = path.join(PROJECT_ROOT, 'dist');
 const MAIN = path.join(DIST, 'gofer', 'main.js');
-const CLI = path.join(DIST, 'cli', 'main.js');
 const AT_FDCWD = -100;
 const EPERM = E.EPERM;
 const ENOSYS = E.ENOSYS;
@@ -564,7 +564,7 @@ describe('installing the filter', () => {
 
 describe('tsvisor do', () => {
   it("works with a jailed gofer: echo > /tmp/x, cat, ls /", () => {
-    const run = spawnSync(process.execPath, [CLI, 'do', '--', 'sh', '-c', 'echo hi > /tmp/x && cat /tmp/x && ls / >/dev/null && echo ok'], {
+    const run = spawnSync(process.execPath, sandboxArgs(['sh', '-c', 'echo hi > /tmp/x && cat /tmp/x && ls / >/dev/null && echo ok']), {
       encoding: 'utf8',
       timeout: 90_000,
     });
@@ -575,7 +575,7 @@ describe('tsvisor do', () => {
 
   it("the sandbox's gofer runs with its filter, on every thread", async () => {
     // The program waits on stdin, so the gofer can be looked at while it serves.
-    const cli = spawn(process.execPath, [CLI, 'do', '--', 'sh', '-c', 'echo hi > /tmp/x && cat /tmp/x && echo ok && read line && echo "$line"'], {
+    const cli = spawn(process.execPath, sandboxArgs(['sh', '-c', 'echo hi > /tmp/x && cat /tmp/x && echo ok && read line && echo "$line"']), {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const hang = setTimeout(() => cli.kill('SIGKILL'), 60_000);

@@ -17,6 +17,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HELPERS_DIR, makeWorkDir, removeDir, runNative, runSandboxed, type RunResult } from './sandbox.js';
+import { platformException, type ExceptionKind } from './platform-exception.js';
+import type { Platform } from './platform.js';
 
 /** program -> check label -> why the sandbox answers differently. */
 export type KnownDifferences = Readonly<Record<string, Readonly<Record<string, string>>>>;
@@ -31,6 +33,8 @@ export interface DifferentialSuite {
   /** The suite must hold at least this many programs (a guard against a wrong folder). */
   readonly minPrograms: number;
   readonly known: KnownDifferences;
+  /** Programs one platform cannot pass as a whole, with the reason (see platform-exception.ts). */
+  readonly platformExceptions?: Readonly<Record<string, { platform: Platform; kind: ExceptionKind; reason: string }>>;
   /** Extra gcc arguments after the source file (libraries). */
   readonly link?: readonly string[];
 }
@@ -86,7 +90,9 @@ export function differentialSuite(suite: DifferentialSuite): void {
     });
 
     for (const name of programs) {
-      it(name, async () => {
+      const exception = suite.platformExceptions?.[name];
+      const define = exception ? platformException(exception.platform, exception.kind, exception.reason) : it;
+      define(name, async () => {
         const bin = path.join(binDir, name);
         const native = await runNative([bin], { cwd: freshDir(`${name}-n`) });
         const sandboxed = await runSandboxed([bin], { cwd: freshDir(`${name}-s`) });

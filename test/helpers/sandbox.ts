@@ -5,6 +5,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { platformFlags } from './platform.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const PROJECT_ROOT = path.resolve(HERE, '..', '..');
@@ -76,9 +77,31 @@ export function runNative(argv: readonly string[], opts: RunOptions): Promise<Ru
   return run(resolveOnPath(cmd, env.PATH ?? ''), args, opts);
 }
 
+/**
+ * `do` and the options that select the test's platform (helpers/platform.ts),
+ * then `rest`: the CLI arguments of every sandbox a test starts, so that the
+ * platform is chosen in one place. Tests of `do`'s command line use it too:
+ * an option error must read the same on both platforms.
+ */
+export function doArgs(rest: readonly string[]): string[] {
+  return ['do', ...platformFlags(), ...rest];
+}
+
 /** The argv of the tsvisor process that runs argv in a sandbox. */
 export function sandboxArgs(argv: readonly string[], flags: readonly string[] = []): string[] {
-  return [CLI, 'do', ...flags, '--', ...argv];
+  return [CLI, ...doArgs([...flags, '--', ...argv])];
+}
+
+/**
+ * `sandboxArgs` as one shell command line, for tests that type it into a
+ * terminal or a shell. Arguments must need no quoting (checked): the callers
+ * pass paths and options, and append the program's own words themselves.
+ */
+export function sandboxCommandLine(flags: readonly string[] = []): string {
+  const words = [process.execPath, CLI, ...doArgs(flags)];
+  const bad = words.find((w) => !/^[\w./:=,@+-]+$/.test(w));
+  if (bad !== undefined) throw new Error(`sandboxCommandLine: ${JSON.stringify(bad)} would need shell quoting`);
+  return words.join(' ');
 }
 
 /** Runs argv under `node dist/cli/main.js do [flags] -- argv`. */
