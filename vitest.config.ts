@@ -61,7 +61,8 @@ function platformProject(platform: Platform): TestProjectInlineConfiguration {
     extends: true,
     test: {
       name: platform,
-      include: ['test/**/*.test.ts', 'test/helpers/platform-not-yet.ts'],
+      // A file with no test fails the run: the list's file only where there is a list.
+      include: ['test/**/*.test.ts', ...(Object.keys(NOT_YET[platform]).length > 0 ? ['test/helpers/platform-not-yet.ts'] : [])],
       exclude: [...ONCE, ...Object.keys(NOT_YET[platform])],
       env: { [PLATFORM_ENV]: platform, [NOT_YET_ENV]: JSON.stringify(NOT_YET[platform]) },
     },
