@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { native } from '../../native/index.js';
 import { NR } from '../../syscall-tables/index.js';
 import {
-  AF_UNIX, E, F_DUPFD_CLOEXEC, PIDFD_THREAD, RLIMIT_NOFILE, SOCK_CLOEXEC, SOCK_SEQPACKET,
+  AF_UNIX, E, F_DUPFD_CLOEXEC, PIDFD_THREAD, RLIMIT_NOFILE, S_IFMT, S_IFSOCK, SOCK_CLOEXEC, SOCK_SEQPACKET,
 } from '../../sentry/abi/linux.js';
 import type { ParkedTrap, PlatformLoop, TaskMemory, Trap, TrapHandler } from '../platform.js';
 import { ProcessVmMemory } from '../task-memory.js';
@@ -37,8 +37,6 @@ const REPLY_RUN = 1;
  * limit moves it down to that limit minus one.
  */
 const HIDDEN_FD = 1023;
-const S_IFMT = 0o170000;
-const S_IFSOCK = 0o140000;
 
 interface Hidden {
   /** The task's fd number of its end. */

@@ -153,3 +153,6 @@ export const CAP_DAC_READ_SEARCH = 2;
 export const CAP_FOWNER = 3;
 export const CAP_FSETID = 4;
 export const CAP_MKNOD = 27;
+
+/** The x86_64 page size: extensible structs may not be larger (copy_struct_from_user's callers). */
+export const PAGE_SIZE = 4096;

@@ -10,6 +10,7 @@
 // in one) are never touched, and the hierarchy is never remounted.
 import fs from 'node:fs';
 import path from 'node:path';
+import { PAGE_SIZE } from '../abi/linux.js';
 
 /** Where the cgroup v1 controllers are mounted, one folder each. */
 export const CGROUP_V1_ROOT = '/sys/fs/cgroup';
@@ -35,8 +36,7 @@ export const PIDS_CONTROLLER = path.join(CGROUP_V1_ROOT, 'pids');
  */
 export const MIN_MEMORY_LIMIT = 8 * 1024 * 1024;
 /** The largest limit the kernel keeps as a number (PAGE_COUNTER_MAX pages is higher; this is JS's exact range). */
-const MAX_MEMORY_LIMIT = Number.MAX_SAFE_INTEGER - (Number.MAX_SAFE_INTEGER % 4096);
-const PAGE_SIZE = 4096;
+const MAX_MEMORY_LIMIT = Number.MAX_SAFE_INTEGER - (Number.MAX_SAFE_INTEGER % PAGE_SIZE);
 
 /**
  * The default --pids-limit. Every task counts (a thread too), so it must sit

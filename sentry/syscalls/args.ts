@@ -42,6 +42,25 @@ export function copyOutAt(k: Kernel, trap: Trap, addr: number, buf: Uint8Array, 
   return n < 0 ? -E.EFAULT : n;
 }
 
+/** A size_t argument; anything from 2^32 up reads as Infinity, past every bound a caller checks. */
+export function argSize(trap: Trap, argIndex: number): number {
+  return trap.argHi(argIndex) !== 0 ? Infinity : trap.argU32(argIndex);
+}
+
+/**
+ * copy_struct_from_user(): an extensible struct of usize bytes at addr, of
+ * which the first `known` are the fields we understand. -EFAULT when it
+ * cannot be read, -E2BIG when a byte past the known ones is not zero (a newer
+ * field we cannot honour). The caller checks usize's bounds first, in its own
+ * syscall's order.
+ */
+export function copyInStruct(k: Kernel, trap: Trap, addr: number, usize: number, known: number): Uint8Array | number {
+  const raw = new Uint8Array(usize);
+  if (copyIn(k, trap, addr, raw, usize) < 0) return -E.EFAULT;
+  for (let i = known; i < usize; i++) if (raw[i] !== 0) return -E.E2BIG;
+  return raw;
+}
+
 /** Copies bytes from the task into buf; 0 or -EFAULT. */
 export function copyIn(k: Kernel, trap: Trap, addr: number, buf: Uint8Array, len: number): number {
   if (len === 0) return 0;

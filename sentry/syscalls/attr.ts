@@ -4,12 +4,12 @@
 import fs from 'node:fs';
 import { native } from '../../native/index.js';
 import type { Trap } from '../../platform/platform.js';
-import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, E } from '../abi/linux.js';
+import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, E, PAGE_SIZE } from '../abi/linux.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { Task } from '../kernel/task.js';
 import { FileKind, type MutatingOps } from '../vfs/filesystem.js';
 import type { Resolved } from '../vfs/resolve.js';
-import { copyIn, existing, mutableOps, resolveArg, resolveTarget } from './args.js';
+import { argSize, copyIn, copyInStruct, existing, mutableOps, resolveArg, resolveTarget } from './args.js';
 import { withTaskFd } from './fdutil.js';
 import { CONTINUE, type HandlerTable, type SyscallReturn } from './types.js';
 
@@ -148,7 +148,6 @@ function truncate(k: Kernel, t: Task, trap: Trap): SyscallReturn {
 
 /** struct file_attr's first version: u64 fa_xflags and four u32s. */
 const FILE_ATTR_SIZE_VER0 = 24;
-const PAGE_SIZE = 4096;
 
 /**
  * file_getattr and file_setattr (Linux 6.17): the inode flags of
@@ -159,14 +158,13 @@ const PAGE_SIZE = 4096;
 function fileAttr(k: Kernel, t: Task, trap: Trap, setting: boolean): SyscallReturn {
   const atFlags = trap.argU32(4);
   if (atFlags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -E.EINVAL;
-  const usize = trap.argHi(3) !== 0 ? Infinity : trap.argU32(3);
+  const usize = argSize(trap, 3);
   if (usize > PAGE_SIZE) return -E.E2BIG;
   if (usize < FILE_ATTR_SIZE_VER0) return -E.EINVAL;
   if (setting) {
-    // file_setattr reads the struct (copy_struct_from_user) before the lookup.
-    const raw = new Uint8Array(usize);
-    if (copyIn(k, trap, trap.argPtr(2), raw, usize) < 0) return -E.EFAULT;
-    for (let i = FILE_ATTR_SIZE_VER0; i < usize; i++) if (raw[i] !== 0) return -E.E2BIG;
+    // file_setattr reads the struct before the lookup.
+    const raw = copyInStruct(k, trap, trap.argPtr(2), usize, FILE_ATTR_SIZE_VER0);
+    if (typeof raw === 'number') return raw;
   }
   const follow = (atFlags & AT_SYMLINK_NOFOLLOW) === 0;
   const target = resolveTarget(k, t, trap, trap.argI32(0), 1, atFlags, follow, true);

@@ -8,7 +8,7 @@
 // it. The old risk of handles (any inode of a filesystem, past every mount and
 // directory permission) needs that capability.
 import type { Trap } from '../../platform/platform.js';
-import { AT_EMPTY_PATH, AT_FDCWD, E } from '../abi/linux.js';
+import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_FOLLOW, E } from '../abi/linux.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { Task } from '../kernel/task.js';
 import { resolveTarget } from './args.js';
@@ -17,7 +17,6 @@ import { CONTINUE, type HandlerTable, type SyscallReturn } from './types.js';
 const AT_HANDLE_MNT_ID_UNIQUE = 0x001;
 const AT_HANDLE_CONNECTABLE = 0x002;
 const AT_HANDLE_FID = 0x200;
-const AT_SYMLINK_FOLLOW = 0x400;
 const VALID = AT_SYMLINK_FOLLOW | AT_EMPTY_PATH | AT_HANDLE_FID | AT_HANDLE_MNT_ID_UNIQUE | AT_HANDLE_CONNECTABLE;
 
 function nameToHandleAt(k: Kernel, t: Task, trap: Trap): SyscallReturn {

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { native } from '../../native/index.js';
 import type { Trap } from '../../platform/platform.js';
 import {
-  AT_FDCWD, E, NAME_MAX, O_ACCMODE, O_PATH_FLAGS, PATH_MAX, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_RDONLY,
+  AT_FDCWD, E, NAME_MAX, PAGE_SIZE, O_ACCMODE, O_PATH_FLAGS, PATH_MAX, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_RDONLY,
   O_TMPFILE_BIT, O_TRUNC, O_VALID_FLAGS, O_WRONLY, RESOLVE_BENEATH, RESOLVE_CACHED, RESOLVE_IN_ROOT,
   RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
 } from '../abi/linux.js';
@@ -14,7 +14,7 @@ import type { Task } from '../kernel/task.js';
 import { FileKind, OPEN_IN_HOST } from '../vfs/filesystem.js';
 import { LastKind, resolveParent, resolvePath } from '../vfs/resolve.js';
 import { endsInDirectoryForm, splitPath } from '../vfs/path.js';
-import { copyIn, readPath } from './args.js';
+import { argSize, copyInStruct, readPath } from './args.js';
 import { CONTINUE, REPLIED, type HandlerTable, type SyscallReturn } from './types.js';
 
 
@@ -199,14 +199,12 @@ const OPEN_HOW_SIZE_VER0 = 24;
 
 /** openat2: struct open_how {u64 flags, u64 mode, u64 resolve}, checked strictly. */
 function openat2(k: Kernel, t: Task, trap: Trap): SyscallReturn {
-  // usize is unsigned: anything past a page (-1 included) is E2BIG, as copy_struct_from_user says.
-  const size = trap.argHi(3) !== 0 ? Infinity : trap.argU32(3);
-  if (size > 4096) return -E.E2BIG;
+  // usize is unsigned: anything past a page (-1 included) is E2BIG.
+  const size = argSize(trap, 3);
+  if (size > PAGE_SIZE) return -E.E2BIG;
   if (size < OPEN_HOW_SIZE_VER0) return -E.EINVAL;
-  const how = new Uint8Array(size);
-  if (copyIn(k, trap, trap.argPtr(2), how, size) < 0) return -E.EFAULT;
-  // Bytes past the fields we know must be zero (E2BIG otherwise), as Linux checks.
-  for (let i = OPEN_HOW_SIZE_VER0; i < size; i++) if (how[i] !== 0) return -E.E2BIG;
+  const how = copyInStruct(k, trap, trap.argPtr(2), size, OPEN_HOW_SIZE_VER0);
+  if (typeof how === 'number') return how;
   const dv = new DataView(how.buffer);
   const flagsHi = dv.getUint32(4, true);
   const flags = dv.getUint32(0, true);

@@ -3,10 +3,10 @@
 // filesystem; the size protocol (size 0 asks for the length, a short buffer
 // is ERANGE) is applied here, as Linux does.
 import type { Trap } from '../../platform/platform.js';
-import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, E, XATTR_CREATE, XATTR_REPLACE } from '../abi/linux.js';
+import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, E, PAGE_SIZE, XATTR_CREATE, XATTR_REPLACE } from '../abi/linux.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { Task } from '../kernel/task.js';
-import { copyIn, copyOut, readString, resolveTarget } from './args.js';
+import { argSize, copyIn, copyInStruct, copyOut, readString, resolveTarget } from './args.js';
 import { CONTINUE, type HandlerTable, type SyscallReturn } from './types.js';
 import type { Resolved } from '../vfs/resolve.js';
 
@@ -14,7 +14,6 @@ const XATTR_NAME_MAX = 255;
 const XATTR_SIZE_MAX = 65536;
 /** struct xattr_args {u64 value; u32 size; u32 flags}, its first version. */
 const XATTR_ARGS_SIZE_VER0 = 16;
-const PAGE_SIZE = 4096;
 
 /** Where a call's object is: (dirfd, path argument, AT_ flags). The classic calls are AT_FDCWD forms. */
 interface XattrTarget {
@@ -81,7 +80,7 @@ function setxattr(k: Kernel, t: Task, trap: Trap, at: XattrTarget, nameArg: numb
   if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) return -E.EINVAL;
   const name = readName(k, trap, nameArg);
   if (typeof name === 'number') return name;
-  if (value.size < 0 || value.size > XATTR_SIZE_MAX) return -E.E2BIG;
+  if (value.size > XATTR_SIZE_MAX) return -E.E2BIG;
   const bytes = new Uint8Array(value.size);
   if (copyIn(k, trap, value.addr, bytes, value.size) < 0) return -E.EFAULT;
   const r = lookup(k, t, trap, at);
@@ -112,12 +111,11 @@ function atTarget(trap: Trap): XattrTarget | number {
 
 /** struct xattr_args from (uargs, usize), as copy_struct_from_user reads it. */
 function xattrArgs(k: Kernel, trap: Trap): { value: ValueBuffer; flags: number } | number {
-  const usize = trap.argHi(5) !== 0 ? Infinity : trap.argU32(5);
+  const usize = argSize(trap, 5);
   if (usize < XATTR_ARGS_SIZE_VER0) return -E.EINVAL;
   if (usize > PAGE_SIZE) return -E.E2BIG;
-  const raw = new Uint8Array(usize);
-  if (copyIn(k, trap, trap.argPtr(4), raw, usize) < 0) return -E.EFAULT;
-  for (let i = XATTR_ARGS_SIZE_VER0; i < usize; i++) if (raw[i] !== 0) return -E.E2BIG;
+  const raw = copyInStruct(k, trap, trap.argPtr(4), usize, XATTR_ARGS_SIZE_VER0);
+  if (typeof raw === 'number') return raw;
   const dv = new DataView(raw.buffer);
   const addr = Number(dv.getBigUint64(0, true));
   return { value: { addr: Number.isSafeInteger(addr) ? addr : -1, size: dv.getUint32(8, true) }, flags: dv.getUint32(12, true) };
@@ -159,7 +157,7 @@ function removexattrat(k: Kernel, t: Task, trap: Trap): SyscallReturn {
  */
 const registerValue = (trap: Trap, addrArg: number, sizeArg: number): ValueBuffer => ({
   addr: trap.argPtr(addrArg),
-  size: trap.argHi(sizeArg) !== 0 ? XATTR_SIZE_MAX + 1 : trap.argU32(sizeArg),
+  size: argSize(trap, sizeArg),
 });
 
 export const xattrHandlers: HandlerTable = {
