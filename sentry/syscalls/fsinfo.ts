@@ -6,6 +6,7 @@ import type { Trap } from '../../platform/platform.js';
 import { E } from '../abi/linux.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { Task } from '../kernel/task.js';
+import { parseMountInfo } from '../vfs/mountinfo.js';
 import { copyOut, readString } from './args.js';
 import { CONTINUE, type HandlerTable, type SyscallReturn } from './types.js';
 
@@ -68,8 +69,7 @@ function ustat(k: Kernel, _t: Task, trap: Trap): SyscallReturn {
   } catch {
     return -E.EINVAL;
   }
-  // "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw": field 3 is major:minor.
-  const mounted = mountinfo.split('\n').some((line) => line.split(' ')[2] === wanted);
+  const mounted = parseMountInfo(mountinfo).some((m) => m.device === wanted);
   return mounted ? CONTINUE : -E.EINVAL;
 }
 
