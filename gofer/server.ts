@@ -440,19 +440,14 @@ export class GoferServer {
     // that other end for whoever waits already: look before opening, and
     // answer EWOULDBLOCK (the sentry has the kernel do that open).
     if ((flags & O_NONBLOCK) === 0 && (flags & (O_CREAT | O_TMPFILE_BIT)) !== O_TMPFILE_BIT) {
-      const probe = this.openBelowRoot(path, path.length, O_PATH | O_NOFOLLOW, 0, this.pathB);
-      if (probe >= 0) {
-        const r = this.statFd(probe);
-        host.close(probe);
-        if (r >= 0 && fileType(this.statxBuf) === S_IFIFO) return -E.EWOULDBLOCK;
-      }
+      if (this.typeOf(path) === S_IFIFO) return -E.EWOULDBLOCK;
     }
     // O_NONBLOCK always: opening a tty or a file under a lease must not stall
     // the one gofer thread. It is taken off again below when the sentry did
     // not ask for it. O_NOCTTY always: a tty in the tree must not become the gofer's.
     const fd = this.openBelowRoot(path, path.length, hostFlags | O_NOCTTY | O_NONBLOCK, createMode, this.pathA);
     // /dev/tty with no terminal of the gofer's own: ENXIO here, yet the program may have one.
-    if (fd === -E.ENXIO && this.isCharDevice(path)) return -E.EWOULDBLOCK;
+    if (fd === -E.ENXIO && this.typeOf(path) === S_IFCHR) return -E.EWOULDBLOCK;
     if (fd < 0) return fd;
     let r = this.statFd(fd);
     // A device's open depends on who opens it (see the open op): give it back.
@@ -600,13 +595,13 @@ export class GoferServer {
       (dirfd, name) => host.utimensat(dirfd, name, this.timesBuf, AT_SYMLINK_NOFOLLOW));
   }
 
-  /** Whether path names a character device (looked at, not opened). */
-  private isCharDevice(path: GoferPath): boolean {
+  /** The S_IF* type of what path names, looked at (O_PATH), not opened; -1 if it cannot be. */
+  private typeOf(path: GoferPath): number {
     const probe = this.openBelowRoot(path, path.length, O_PATH | O_NOFOLLOW, 0, this.pathB);
-    if (probe < 0) return false;
+    if (probe < 0) return -1;
     const r = this.statFd(probe);
     host.close(probe);
-    return r >= 0 && fileType(this.statxBuf) === S_IFCHR;
+    return r >= 0 ? fileType(this.statxBuf) : -1;
   }
 
   /** With the identity held: the kernel's own check (DAC, ACLs, capabilities, read-only mounts). */
