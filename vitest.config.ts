@@ -19,6 +19,7 @@ const ONCE = [
   'test/mount-resolution.test.ts',
   'test/mountinfo.test.ts',
   'test/oci-cli.test.ts',
+  'test/oci-lifecycle.test.ts',
   'test/oci-spec.test.ts',
   'test/path-resolution.test.ts',
   'test/seccomp-bpf.test.ts',
@@ -32,12 +33,7 @@ const ONCE = [
  */
 const NOT_YET: Readonly<Record<Platform, Readonly<Record<string, string>>>> = {
   seccomp: {},
-  ptrace: {
-    'test/do-terminal.test.ts':
-      'job control on the sandbox\'s pty: ^Z does not stop a traced job (a group-stop of a tracee needs the tracer\'s PTRACE_LISTEN in time)',
-    'test/python-regrtest-proc.test.ts':
-      'test_threading hangs with threads in ptrace_stop; the run would reach its timeout',
-  },
+  ptrace: {},
 };
 
 /**

@@ -22,6 +22,8 @@ export interface NativeAddon {
   /** mode 0: skip the syscall, returning value; mode 1: let the kernel run it. */
   ptraceReply(tid: number, value: number, mode: number): number;
   ptraceAlive(tid: number): number;
+  ptraceGroupStopped(tid: number): number;
+  ptraceListHidden(tid: number, fd: number, out: Uint8Array, hiddenInos: Float64Array): number;
   /** Returns a scratch address below the task's red zone, or -errno. */
   ptraceInjectBegin(tid: number): number;
   ptraceInject(tid: number, nr: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): number;

@@ -34,6 +34,13 @@ export interface Trap {
   /** Let the host kernel run it as the program asked. Only for syscalls whose
    * pointed-to arguments the sentry did not check (TOCTOU): see DESIGN.md. */
   replyContinue(): void;
+  /**
+   * replyContinue, and hand the syscall's result to the loop's ResultHandler
+   * once the kernel has carried it out, where the platform sees that (ptrace
+   * stops the task at its syscall's exit). false: it does not (seccomp
+   * notification lets the kernel finish the call unseen), no result comes.
+   */
+  replyContinueWatched(): boolean;
   /** Install one of our fds into the task (kernel-chosen number, lowest free)
    * and answer the syscall with that number. Returns it, or -errno. Takes
    * hostFd: it is closed either way, before the task runs again. */
@@ -64,10 +71,20 @@ export interface TaskMemory {
 /** What the sentry gives a platform to run: called once per trap, in order. */
 export type TrapHandler = (trap: Trap) => void;
 
+/** The result of a syscall answered with replyContinueWatched (its return
+ * value, -errno on failure), or null when the task ended inside it. */
+export type ResultHandler = (tid: number, value: number | null) => void;
+
 export interface PlatformLoop {
   readonly memory: TaskMemory;
   /** Serve traps until no task uses the sandbox's filter any more, or stop() was called. */
-  run(handler: TrapHandler, onIdle: () => number): void;
+  run(handler: TrapHandler, onIdle: () => number, onResult?: ResultHandler): void;
   /** Ask run() to return (safe from another thread through wake()). */
   stop(): void;
+  /**
+   * Only a platform that traces the program (ptrace), whose tasks the host
+   * shows in a tracing stop both while a trap waits and while the program
+   * stopped itself: true for the second, a group-stop.
+   */
+  groupStopped?(tid: number): boolean;
 }

@@ -61,6 +61,9 @@ export interface FilterOptions {
   readonly trapAction: number;
   /** true: every syscall goes to trapAction after the arch check (research, fuzzing). */
   readonly strict: boolean;
+  /** Passthrough syscalls the platform traps all the same, for needs of its own
+   * (the ptrace platform hides its fd-install socket from directory listings). */
+  readonly alsoTrapped?: ReadonlySet<string>;
 }
 
 // ---------------------------------------------------------------------------
@@ -229,7 +232,7 @@ interface Range {
 }
 
 /** Contiguous number ranges covering [0, X32_SYSCALL_BIT), neighbours with equal actions merged. */
-function buildRanges(table: readonly SyscallEntry[], trapAction: number): Range[] {
+function buildRanges(table: readonly SyscallEntry[], trapAction: number, alsoTrapped: ReadonlySet<string>): Range[] {
   const sorted = [...table].sort((a, b) => a.nr - b.nr);
   const unknown: Action = { kind: 'return', value: trapAction };
   const ranges: Range[] = [];
@@ -242,7 +245,7 @@ function buildRanges(table: readonly SyscallEntry[], trapAction: number): Range[
     if (!Number.isInteger(entry.nr) || entry.nr < 0 || entry.nr >= X32_SYSCALL_BIT) throw new Error(`seccomp-bpf: syscall number ${entry.nr} out of range`);
     if (entry.nr < next) throw new Error(`seccomp-bpf: syscall number ${entry.nr} appears twice`);
     if (entry.nr > next) push(next, unknown);
-    push(entry.nr, actionFor(entry, trapAction));
+    push(entry.nr, alsoTrapped.has(entry.name) ? { kind: 'return', value: trapAction } : actionFor(entry, trapAction));
     next = entry.nr + 1;
   }
   if (next < X32_SYSCALL_BIT) push(next, unknown);
@@ -277,7 +280,7 @@ export function buildFilter(table: readonly SyscallEntry[], opts: FilterOptions)
   if (opts.strict) {
     asm.ret(trapAction);
   } else {
-    const ranges = buildRanges(table, trapAction);
+    const ranges = buildRanges(table, trapAction, opts.alsoTrapped ?? new Set());
     const search = asm.newLabel();
     asm.loadWord(SECCOMP_DATA_NR);
     asm.jump(BPF_JGE, X32_SYSCALL_BIT, labelFor({ kind: 'return', value: errnoReturn(ENOSYS) }), search);

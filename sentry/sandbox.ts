@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { native, LAUNCHER_PATH } from '../native/index.js';
 import { buildFilter, SECCOMP_RET_TRACE, SECCOMP_RET_USER_NOTIF } from '../platform/seccomp-bpf.js';
 import type { PlatformName } from '../platform/handshake.js';
+import { PTRACE_ALSO_TRAPPED } from '../platform/ptrace/loop.js';
 import { makeLogger } from './log.js';
 import { SYSCALLS } from '../syscall-tables/index.js';
 import type { SentryMessage, SentryWorkerData } from './worker.js';
@@ -183,7 +184,9 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   // Set in a callback: the cast keeps TypeScript from narrowing it to null for good.
   let relay = null as TerminalRelay | null;
 
-  const filter = buildFilter(SYSCALLS, { trapAction: platform === 'ptrace' ? SECCOMP_RET_TRACE : SECCOMP_RET_USER_NOTIF, strict: opts.strict });
+  const filter = buildFilter(SYSCALLS, platform === 'ptrace'
+    ? { trapAction: SECCOMP_RET_TRACE, strict: opts.strict, alsoTrapped: PTRACE_ALSO_TRAPPED }
+    : { trapAction: SECCOMP_RET_USER_NOTIF, strict: opts.strict });
   const workerData: SentryWorkerData = {
     controlFd: controlSentrySide,
     goferRoot: merged,

@@ -12,8 +12,13 @@ const ERRNO_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(constants.errno).map(([name, value]) => [value, name]),
 );
 
+/** Return values from -4095 to -1 are errors (the kernel's MAX_ERRNO). */
+const MAX_ERRNO = 4095;
+
 export interface TraceToken {
   readonly line: string;
+  /** Addresses print in hex, as strace prints them. */
+  readonly hexResult: boolean;
 }
 
 export class Tracer {
@@ -24,15 +29,18 @@ export class Tracer {
     const args: string[] = [];
     const specs = entry?.args ?? [];
     for (let i = 0; i < specs.length; i++) args.push(this.decode(trap, i, specs[i]!.kind));
-    return { line: `[pid ${task.nsTid}] ${name}(${args.join(', ')})` };
+    return { line: `[pid ${task.nsTid}] ${name}(${args.join(', ')})`, hexResult: entry?.ret === 'addr' };
   }
 
-  exit(token: TraceToken, ret: SyscallReturn): void {
+  /** ret: what the sentry answered, or the kernel's result of a continued call;
+   * null when the task ended inside the call (exit, execve's other threads). */
+  exit(token: TraceToken, ret: SyscallReturn | null): void {
     let result: string;
-    if (ret === CONTINUE) result = '? (host)';
+    if (ret === null) result = '?';
+    else if (ret === CONTINUE) result = '? (host)';
     else if (ret === REPLIED) result = '(installed fd)';
-    else if (ret < 0) result = `-1 ${ERRNO_NAMES[-ret] ?? `E${-ret}`}`;
-    else result = String(ret);
+    else if (ret < 0 && ret >= -MAX_ERRNO) result = `-1 ${ERRNO_NAMES[-ret] ?? `E${-ret}`}`;
+    else result = token.hexResult ? `0x${ret.toString(16)}` : String(ret);
     this.write(`${token.line} = ${result}\n`);
   }
 

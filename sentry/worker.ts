@@ -18,7 +18,7 @@ import { SYSCALLS } from '../syscall-tables/index.js';
 import { Kernel } from './kernel/kernel.js';
 import type { MemoryLimit } from './kernel/cgroup.js';
 import { goferMountTable, readSandboxMountInfo } from './fs/gofer-mounts.js';
-import { ProcFs } from './fs/proc.js';
+import { ProcFs, type TracedStops } from './fs/proc.js';
 import { Dispatcher } from './syscalls/dispatch.js';
 import { Tracer } from './trace.js';
 import { HostView } from './vfs/lookup.js';
@@ -54,6 +54,12 @@ function post(m: SentryMessage): void {
   parentPort?.postMessage(m);
 }
 
+/** What /proc needs of a platform that traces the program; null for one that does not. */
+function tracedStops(loop: PlatformLoop, rootHostPid: number): TracedStops | null {
+  if (!loop.groupStopped) return null;
+  return { rootHostPid, groupStopped: (tid) => loop.groupStopped!(tid) };
+}
+
 function main(data: SentryWorkerData): void {
   const log = makeLogger('sentry');
   const gofer = new GoferClient(data.goferFd);
@@ -77,10 +83,10 @@ function main(data: SentryWorkerData): void {
   // The gofer checks nothing itself: it takes the trapping task's credentials
   // and lets the host kernel decide (gofer/identity.ts).
   gofer.actAs(() => kernel.fsIdentity());
-  mounts.add({ point: PROC_POINT, fs: new ProcFs(sandbox.procRootFd, kernel.tasks, data.withInit ? 1 : null, hostView, kernel.memoryLimit), readOnly: false, source: 'proc' });
+  mounts.add({ point: PROC_POINT, fs: new ProcFs(sandbox.procRootFd, kernel.tasks, data.withInit ? 1 : null, hostView, kernel.memoryLimit, tracedStops(loop, sandbox.hostPid)), readOnly: false, source: 'proc' });
   const tracer = data.strace ? new Tracer(loop.memory, (line) => fs.writeSync(2, line)) : undefined;
   const dispatcher = new Dispatcher(kernel, tracer ? { tracer } : {});
-  loop.run((trap) => dispatcher.handle(trap), () => -1);
+  loop.run((trap) => dispatcher.handle(trap), () => -1, (tid, value) => dispatcher.result(tid, value));
 
   const counts: Record<string, number> = {};
   for (const s of SYSCALLS) {

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PLATFORM } from './helpers/platform.js';
 import { BASE_ENV, makeWorkDir, removeDir, runNative, sandboxArgs, sandboxCommandLine } from './helpers/sandbox.js';
 
 const BUSYBOX = '/bin/busybox';
@@ -25,6 +26,15 @@ function tmux(...args: string[]): string {
 
 function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * A stopped job as the host sees it: "T", or "t" (tracing stop) when the
+ * sentry traces it (the ptrace platform), which is how the host kernel shows
+ * any traced process in a group-stop. Inside the sandbox it reads "T".
+ */
+function isStoppedState(state: string): boolean {
+  return state === 'T' || (PLATFORM === 'ptrace' && state === 't');
 }
 
 /** A host process: pid, parent, state letter, argv. */
@@ -171,7 +181,7 @@ async function interactive(p: Pane, inner: string, work: string): Promise<Observ
   p.type(SLEEP.join(' '));
   const sleeper = await p.waitProc(SLEEP, 'a running sleep', (q) => q.state === 'S');
   p.key('C-z');
-  await p.waitProc(SLEEP, 'the sleep stopped by ^Z', (q) => q.pid === sleeper.pid && q.state === 'T');
+  await p.waitProc(SLEEP, 'the sleep stopped by ^Z', (q) => q.pid === sleeper.pid && isStoppedState(q.state));
   const stopped = await p.waitMatch(/(\[1\]\+ +Stopped +sleep 100)/, '"Stopped"');
   p.type('jobs; echo jobs-done');
   const jobs = await p.waitMatch(/^(.*)\n(?:box\$ )?jobs-done$/m, 'jobs');

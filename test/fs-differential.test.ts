@@ -17,11 +17,4 @@ differentialSuite({
   tag: 'fsdiff',
   minPrograms: 14,
   known: KNOWN_DIFFERENCES,
-  platformExceptions: {
-    getdents: {
-      platform: 'ptrace',
-      kind: 'fails',
-      reason: 'the ptrace platform installs fds through a hidden socket of its own, which shows in a listing of /proc/self/fd (as 1023)',
-    },
-  },
 });

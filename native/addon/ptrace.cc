@@ -20,6 +20,7 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
@@ -27,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cstring>
+#include <unordered_set>
 
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD O_EXCL  // Linux 6.9: a pidfd of one thread (ours are threads' ids)
@@ -39,6 +41,7 @@ constexpr int kTrap = 1;
 constexpr int kExit = 2;
 constexpr int kNone = 0;
 constexpr int kTimeout = 3;
+constexpr int kResult = 4;
 
 constexpr long kOptions = PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |
                           PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL;
@@ -55,14 +58,41 @@ struct Current {
   int nsigs = 0;
 } cur;
 
-// Exits seen by an injection's targeted wait; ptraceWait returns them first.
-constexpr int kMaxPending = 64;
-struct PendingExit {
-  pid_t tid;
+// Stops and exits taken from the kernel but not yet handled, oldest first
+// (exits seen by an injection's targeted wait among them).
+constexpr int kMaxReady = 8192;  // one entry per tracee at most; more than --pids-limit's default
+struct Ready {
+  pid_t pid;
   int status;
 };
-PendingExit pending[kMaxPending];
-int npending = 0;
+Ready ready[kMaxReady];
+int readyHead = 0;
+int readyCount = 0;
+
+void Enqueue(pid_t pid, int status) {
+  ready[(readyHead + readyCount) % kMaxReady] = {pid, status};
+  readyCount++;
+}
+
+bool Dequeue(pid_t* pid, int* status) {
+  if (readyCount == 0) return false;
+  *pid = ready[readyHead].pid;
+  *status = ready[readyHead].status;
+  readyHead = (readyHead + 1) % kMaxReady;
+  readyCount--;
+  return true;
+}
+
+// Every tracee that is ready now, without blocking (a full queue leaves the
+// rest with the kernel, which reports them later).
+void DrainReady() {
+  while (readyCount < kMaxReady) {
+    int status;
+    pid_t pid = waitpid(-1, &status, __WALL | __WNOTHREAD | WNOHANG);
+    if (pid <= 0) return;
+    Enqueue(pid, status);
+  }
+}
 
 void FillTrap(uint32_t* w, pid_t tid, const struct user_regs_struct& r) {
   // Same layout as struct seccomp_notif: pid at word 2, nr at 4, args from 8.
@@ -75,9 +105,30 @@ void FillTrap(uint32_t* w, pid_t tid, const struct user_regs_struct& r) {
   }
 }
 
+void FillResult(uint32_t* w, pid_t tid, int64_t rval) {
+  w[2] = (uint32_t)tid;
+  w[6] = (uint32_t)(uint64_t)rval;
+  w[7] = (uint32_t)((uint64_t)rval >> 32);
+}
+
 void FillExit(uint32_t* w, pid_t tid, int status) {
   w[2] = (uint32_t)tid;
   w[3] = (uint32_t)status;
+}
+
+// Tracees in a group-stop, held there by PTRACE_LISTEN: the host shows them
+// as "t (tracing stop)", as it does a trap waiting for the sentry; the
+// sentry's /proc tells the two apart with ptraceGroupStopped.
+std::unordered_set<pid_t> listening;
+
+// Tracees let run a syscall whose result the sentry wants to see (ptraceReply
+// mode 2): resumed with PTRACE_SYSCALL until its syscall-exit-stop.
+std::unordered_set<pid_t> watching;
+
+// Resumes a tracee past a stop that is not its trap: to its next trap, or,
+// while its result is watched, to its syscall's exit as well.
+void Continue(pid_t pid, int sig) {
+  ptrace(watching.count(pid) ? PTRACE_SYSCALL : PTRACE_CONT, pid, 0, sig);
 }
 
 bool IsStopSignal(int sig) { return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU; }
@@ -111,43 +162,53 @@ void ResumeNonTrap(pid_t pid, int status) {
     // A group-stop (the program stopped itself, or was stopped) must stop it
     // for real, and let SIGCONT end it: LISTEN. Otherwise (SIGTRAP): a new
     // tracee's first stop, or the end of a listened-to group-stop.
-    if (IsStopSignal(sig)) ptrace(PTRACE_LISTEN, pid, 0, 0);
-    else ptrace(PTRACE_CONT, pid, 0, 0);
+    if (IsStopSignal(sig) && ptrace(PTRACE_LISTEN, pid, 0, 0) == 0) listening.insert(pid);
+    else Continue(pid, 0);
     return;
   }
   if (event != 0 || sig == (SIGTRAP | 0x80)) {
     // fork/vfork/clone (the child is traced already), exec, a stray syscall-stop.
-    ptrace(PTRACE_CONT, pid, 0, 0);
+    Continue(pid, 0);
     return;
   }
   // A signal-delivery-stop: deliver it as the program's kernel would.
-  ptrace(PTRACE_CONT, pid, 0, sig);
+  Continue(pid, sig);
 }
 
-// ptraceWait(out: Uint32Array(20), timeoutMs) -> 1 trap, 2 exit, 3 timeout, 0 no tracee
-// left, or -errno.
+// ptraceWait(out: Uint32Array(20), timeoutMs) -> 1 trap, 2 exit, 3 timeout, 4 the
+// result of a watched syscall, 0 no tracee left, or -errno.
 //   trap: out[2] tid, out[4] nr, out[8..19] args (seccomp_notif's layout)
 //   exit: out[2] tid, out[3] the wait status
+//   result: out[2] tid, out[6..7] the syscall's return value (low, high word)
 Napi::Value Wait(const Napi::CallbackInfo& info) {
   Napi::Uint32Array out = info[0].As<Napi::Uint32Array>();
   int timeoutMs = ArgInt(info, 1);
   if (out.ElementLength() < 20) return Ret(info.Env(), -EINVAL);
   uint32_t* w = out.Data();
-  if (npending > 0) {
-    npending--;
-    FillExit(w, pending[npending].tid, pending[npending].status);
-    return Ret(info.Env(), kExit);
-  }
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   for (;;) {
     int status;
-    pid_t pid = waitpid(-1, &status, __WALL | __WNOTHREAD | (timeoutMs >= 0 ? WNOHANG : 0));
+    pid_t pid;
+    if (!Dequeue(&pid, &status)) {
+      pid = waitpid(-1, &status, __WALL | __WNOTHREAD | (timeoutMs >= 0 ? WNOHANG : 0));
+      if (pid > 0) {
+        // Take every other stop that is ready too, and serve them in turn:
+        // waitpid(-1) reports the first ready tracee of the kernel's list,
+        // so a thread that traps again at once would otherwise be served
+        // again and again while the others wait (a starvation seen with 40
+        // threads opening files in a loop).
+        Enqueue(pid, status);
+        DrainReady();
+        Dequeue(&pid, &status);
+      }
+    }
     if (pid < 0) {
       if (errno == EINTR) continue;
       if (errno == ECHILD) return Ret(info.Env(), kNone);
       return Err(info.Env());
     }
+    if (pid > 0) listening.erase(pid);  // any report ends a listened-to group-stop
     if (pid == 0) {
       // Only with a timeout (not used on the hot path): poll each millisecond.
       struct timespec now;
@@ -160,10 +221,20 @@ Napi::Value Wait(const Napi::CallbackInfo& info) {
     }
     if (WIFEXITED(status) || WIFSIGNALED(status)) {
       if (pid == cur.tid) cur.tid = -1;
+      watching.erase(pid);
       FillExit(w, pid, status);
       return Ret(info.Env(), kExit);
     }
     if (!WIFSTOPPED(status)) continue;
+    if (WSTOPSIG(status) == (SIGTRAP | 0x80) && watching.count(pid)) {
+      struct __ptrace_syscall_info si;
+      if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, sizeof si, &si) > 0 && si.op == PTRACE_SYSCALL_INFO_EXIT) {
+        watching.erase(pid);
+        ptrace(PTRACE_CONT, pid, 0, 0);
+        FillResult(w, pid, si.exit.rval);
+        return Ret(info.Env(), kResult);
+      }
+    }
     if ((unsigned)status >> 8 == (SIGTRAP | (PTRACE_EVENT_SECCOMP << 8))) {
       // ESRCH: killed meanwhile; its exit comes next.
       if (ptrace(PTRACE_GETREGS, pid, 0, &cur.regs) < 0) continue;
@@ -188,7 +259,7 @@ bool Select(pid_t tid) {
 }
 
 void Resume(pid_t tid) {
-  ptrace(PTRACE_CONT, tid, 0, 0);
+  Continue(tid, 0);
   if (cur.tid == tid) {
     for (int i = 0; i < cur.nsigs; i++) syscall(SYS_tkill, tid, cur.sigs[i]);
     cur.tid = -1;
@@ -198,6 +269,7 @@ void Resume(pid_t tid) {
 // ptraceReply(tid, value, mode) -> 0 or -errno.
 //   mode 0: skip the syscall, returning value (a -errno for an error)
 //   mode 1: let the kernel run it as asked
+//   mode 2: the same, and report its result (ptraceWait's 4) at its exit
 Napi::Value Reply(const Napi::CallbackInfo& info) {
   pid_t tid = ArgInt(info, 0);
   int64_t value = ArgI64(info, 1);
@@ -208,7 +280,10 @@ Napi::Value Reply(const Napi::CallbackInfo& info) {
     r.orig_rax = (unsigned long long)-1;  // no syscall: rax is the result
     r.rax = (unsigned long long)value;
     if (ptrace(PTRACE_SETREGS, tid, 0, &r) < 0) return Err(info.Env());
-  } else if (cur.atExit) {
+  } else if (mode == 2) {
+    watching.insert(tid);
+  }
+  if (mode != 0 && cur.atExit) {
     // Injected syscalls took the task past its syscall's entry: run the
     // syscall instruction again (it traps once more, and is let through).
     r.rip -= 2;
@@ -225,6 +300,12 @@ Napi::Value Alive(const Napi::CallbackInfo& info) {
   unsigned long msg;
   if (ptrace(PTRACE_GETEVENTMSG, ArgInt(info, 0), 0, &msg) < 0) return Err(info.Env());
   return Ret(info.Env(), 0);
+}
+
+// ptraceGroupStopped(tid) -> 1 while tid is held in a group-stop (the program
+// stopped it, with SIGSTOP or a terminal's ^Z), else 0.
+Napi::Value GroupStopped(const Napi::CallbackInfo& info) {
+  return Ret(info.Env(), listening.count(ArgInt(info, 0)) ? 1 : 0);
 }
 
 // Runs one syscall in the stopped task cur.tid with registers of our
@@ -255,7 +336,8 @@ long Inject(long nr, const unsigned long long args[6]) {
       return -errno;
     }
     if (WIFEXITED(status) || WIFSIGNALED(status)) {
-      if (npending < kMaxPending) pending[npending++] = {tid, status};
+      // ptraceWait reports it next.
+      if (readyCount < kMaxReady) Enqueue(tid, status);
       cur.tid = -1;
       return -ESRCH;
     }
@@ -416,6 +498,76 @@ Napi::Value InstallFd(const Napi::CallbackInfo& info) {
   return Ret(env, fd);
 }
 
+// Whether entry `name` of the procfs fd or fdinfo directory dirfd is one of
+// our hidden sockets: its ../fd/<name> link names a socket of one of inos.
+bool IsHiddenEntry(int dirfd, const char* name, const double* inos, size_t ninos) {
+  char path[64];
+  char target[64];
+  if (snprintf(path, sizeof path, "../fd/%s", name) >= (int)sizeof path) return false;
+  ssize_t n = readlinkat(dirfd, path, target, sizeof target - 1);
+  if (n <= 0) return false;
+  target[n] = 0;
+  unsigned long long ino;
+  if (sscanf(target, "socket:[%llu]", &ino) != 1) return false;
+  for (size_t i = 0; i < ninos; i++) {
+    if (inos[i] == (double)ino) return true;
+  }
+  return false;
+}
+
+// ptraceListHidden(tid, fd, out: Uint8Array, hiddenInos: Float64Array) ->
+// bytes of linux_dirent64 records in out, or -errno; -ENOTSUP when fd is not
+// a procfs fd or fdinfo directory (the caller lets the task's own getdents64
+// run). The listing is the task's (its file, its offset), read here with
+// our hidden sockets' entries left out, as if the task had none.
+Napi::Value ListHidden(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pid_t tid = ArgInt(info, 0);
+  int fd = ArgInt(info, 1);
+  Napi::Uint8Array out = info[2].As<Napi::Uint8Array>();
+  Napi::Float64Array inos = info[3].As<Napi::Float64Array>();
+  int pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+  if (pidfd < 0) return Ret(env, -ENOTSUP);
+  int dir = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+  close(pidfd);
+  if (dir < 0) return Ret(env, -ENOTSUP);
+  struct statfs sfs;
+  char self[64];
+  char where[256];
+  snprintf(self, sizeof self, "/proc/self/fd/%d", dir);
+  ssize_t wn = readlink(self, where, sizeof where - 1);
+  where[wn > 0 ? wn : 0] = 0;
+  const char* base = strrchr(where, '/');
+  if (fstatfs(dir, &sfs) < 0 || sfs.f_type != 0x9fa0 /* PROC_SUPER_MAGIC */ || !base ||
+      (strcmp(base, "/fd") != 0 && strcmp(base, "/fdinfo") != 0)) {
+    close(dir);
+    return Ret(env, -ENOTSUP);
+  }
+  uint8_t* buf = out.Data();
+  long kept = 0;
+  for (;;) {
+    long n = syscall(SYS_getdents64, dir, buf, out.ByteLength());
+    if (n <= 0) {
+      kept = n < 0 ? -errno : 0;
+      break;
+    }
+    kept = 0;
+    for (long off = 0; off < n;) {
+      uint16_t reclen;
+      memcpy(&reclen, buf + off + 16, sizeof reclen);  // d_ino 8, d_off 8, d_reclen 2
+      const char* name = reinterpret_cast<const char*>(buf + off + 19);
+      if (!IsHiddenEntry(dir, name, inos.Data(), inos.ElementLength())) {
+        if (kept != off) memmove(buf + kept, buf + off, reclen);
+        kept += reclen;
+      }
+      off += reclen;
+    }
+    if (kept > 0) break;  // else: only ours in this batch; the next one
+  }
+  close(dir);
+  return Ret(env, kept);
+}
+
 }  // namespace
 
 void InitPtrace(Napi::Env env, Napi::Object e) {
@@ -423,6 +575,8 @@ void InitPtrace(Napi::Env env, Napi::Object e) {
   e.Set("ptraceWait", Napi::Function::New(env, Wait));
   e.Set("ptraceReply", Napi::Function::New(env, Reply));
   e.Set("ptraceAlive", Napi::Function::New(env, Alive));
+  e.Set("ptraceGroupStopped", Napi::Function::New(env, GroupStopped));
+  e.Set("ptraceListHidden", Napi::Function::New(env, ListHidden));
   e.Set("ptraceInjectBegin", Napi::Function::New(env, InjectBegin));
   e.Set("ptraceInject", Napi::Function::New(env, InjectCall));
   e.Set("ptraceInstallFd", Napi::Function::New(env, InstallFd));

@@ -172,13 +172,14 @@ static void install_filter_and_exec(const struct jail_opts *o) {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die_errno("PR_SET_NO_NEW_PRIVS");
   if (o->traced) {
     /* The sentry seizes us (PTRACE_SEIZE) on TRAC and answers GOGO once it
-     * traces us: the program's first instruction runs traced. TRAC goes
-     * before the filter: once the filter is on, a trapped syscall made while
-     * no tracer is attached fails with ENOSYS. */
+     * traces us: the program's first instruction runs traced. Both go
+     * before the filter: once it is on, a trapped syscall made while no
+     * tracer is attached fails with ENOSYS, and with --strict the receive
+     * of GOGO is trapped too. */
     control_send("TRAC", "", 0, -1);
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) die_errno("seccomp(SECCOMP_SET_MODE_FILTER)");
     char go[8];
     control_recv("GOGO", go, sizeof go);
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) die_errno("seccomp(SECCOMP_SET_MODE_FILTER)");
     syscall(SYS_close_range, 3, ~0U, 0);
     exec_program(o);
   }

@@ -15,7 +15,7 @@ import { NR } from '../../syscall-tables/index.js';
 import {
   AF_UNIX, E, F_DUPFD_CLOEXEC, PIDFD_THREAD, RLIMIT_NOFILE, S_IFMT, S_IFSOCK, SOCK_CLOEXEC, SOCK_SEQPACKET,
 } from '../../sentry/abi/linux.js';
-import type { ParkedTrap, PlatformLoop, TaskMemory, Trap, TrapHandler } from '../platform.js';
+import type { ParkedTrap, PlatformLoop, ResultHandler, TaskMemory, Trap, TrapHandler } from '../platform.js';
 import { ProcessVmMemory } from '../task-memory.js';
 import { TrapWords } from '../trap-words.js';
 
@@ -24,9 +24,11 @@ const WAIT_NONE = 0;
 const WAIT_TRAP = 1;
 const WAIT_EXIT = 2;
 const WAIT_TIMEOUT = 3;
+const WAIT_RESULT = 4;
 // ptraceReply's modes
 const REPLY_SKIP = 0;
 const REPLY_RUN = 1;
+const REPLY_RUN_WATCHED = 2;
 
 /**
  * Where the hidden socket goes in each task: high, so that it never takes a
@@ -37,6 +39,14 @@ const REPLY_RUN = 1;
  * limit moves it down to that limit minus one.
  */
 const HIDDEN_FD = 1023;
+
+/**
+ * Passthrough syscalls this platform traps: getdents64, so that listings of
+ * /proc/<pid>/fd leave out the hidden socket (HiddenSockets.listWithoutHidden).
+ */
+export const PTRACE_ALSO_TRAPPED: ReadonlySet<string> = new Set(['getdents64']);
+/** The most one listing reads for the task (the kernel takes any size; fewer records is fine). */
+const MAX_LISTING = 1 << 20;
 
 interface Hidden {
   /** The task's fd number of its end. */
@@ -65,6 +75,9 @@ class HiddenSockets {
   private readonly statView = new DataView(this.stat.buffer);
   private readonly scratch = new Uint8Array(16);
   private readonly rlimit = new Uint8Array(16);
+  private inos = new Float64Array(0);
+  /** A listing's records, before they go to the task: getdents64's usual buffer size. */
+  private readonly listing = new Uint8Array(32768);
 
   constructor(private readonly memory: TaskMemory, private readonly log: Logger) {}
 
@@ -85,6 +98,25 @@ class HiddenSockets {
 
   forget(tid: number): void {
     this.byTid.delete(tid);
+  }
+
+  /**
+   * Serves a getdents64 of a task's /proc fd or fdinfo directory with our
+   * sockets left out, so the program lists its own fds only (a closefrom()
+   * that walks /proc/self/fd, or a test counting fds, never sees ours).
+   * null: not such a directory, or no socket of ours exists; the task's
+   * own getdents64 may run.
+   */
+  listWithoutHidden(tid: number, fd: number, addr: number, count: number): number | null {
+    if (this.byIno.size === 0) return null;
+    if (this.inos.length !== this.byIno.size) this.inos = new Float64Array(this.byIno.size);
+    let i = 0;
+    for (const ino of this.byIno.keys()) this.inos[i++] = ino;
+    const out = this.listing.length >= count ? this.listing.subarray(0, count) : new Uint8Array(count);
+    const n = native.ptraceListHidden(tid, fd, out, this.inos);
+    if (n === -E.ENOTSUP) return null;
+    if (n <= 0) return n;
+    return this.memory.write(tid, addr, out, 0, n) === n ? n : -E.EFAULT;
   }
 
   /** A socket of ours at one of the numbers ours take (one, unless a task's rlimit was low). */
@@ -170,6 +202,8 @@ class HiddenSockets {
 
 class PtraceTrap extends TrapWords implements Trap {
   replied = false;
+  /** A watched syscall this platform answered itself: its result, for the ResultHandler. */
+  served: number | null = null;
   constructor(private readonly hidden: HiddenSockets) {
     super();
   }
@@ -185,8 +219,24 @@ class PtraceTrap extends TrapWords implements Trap {
     this.replyValue(-errno);
   }
   replyContinue(): void {
+    this.run(REPLY_RUN);
+  }
+  replyContinueWatched(): boolean {
+    this.run(REPLY_RUN_WATCHED);
+    return true;
+  }
+  private run(mode: number): void {
     this.replied = true;
-    native.ptraceReply(this.tid, 0, REPLY_RUN);
+    if (this.nr === NR.getdents64) {
+      const count = Math.min(this.argU32(2), MAX_LISTING);
+      const r = this.hidden.listWithoutHidden(this.tid, this.argI32(0), this.argPtr(1), count);
+      if (r !== null) {
+        native.ptraceReply(this.tid, r, REPLY_SKIP);
+        if (mode === REPLY_RUN_WATCHED) this.served = r;
+        return;
+      }
+    }
+    native.ptraceReply(this.tid, 0, mode);
   }
   replyInstallFd(hostFd: number, cloexec: boolean): number {
     const fd = this.hidden.install(this.tid, hostFd, cloexec);
@@ -229,22 +279,34 @@ export class PtraceLoop implements PlatformLoop {
   }
 
   /** Serves traps until the last tracee is gone. onIdle: the wait timeout in ms (-1: none). */
-  run(handler: TrapHandler, onIdle: () => number): void {
+  run(handler: TrapHandler, onIdle: () => number, onResult?: ResultHandler): void {
     const trap = new PtraceTrap(this.hidden);
+    const words = trap.words;
+    const signed = new Int32Array(words.buffer);
     while (!this.stopping) {
-      const kind = native.ptraceWait(trap.words, onIdle());
+      const kind = native.ptraceWait(words, onIdle());
       if (kind === WAIT_TRAP) {
         trap.replied = false;
+        trap.served = null;
         handler(trap);
         if (!trap.replied) trap.replyErrno(E.ENOSYS); // a handler forgot to answer: fail closed
+        if (trap.served !== null) onResult?.(trap.tid, trap.served);
+      } else if (kind === WAIT_RESULT) {
+        // words 6 and 7: the 64-bit return value, low word first
+        onResult?.(trap.tid, signed[7]! * 0x100000000 + words[6]!);
       } else if (kind === WAIT_EXIT) {
         this.hidden.forget(trap.tid);
+        onResult?.(trap.tid, null);
       } else if (kind === WAIT_NONE) {
         break;
       } else if (kind !== WAIT_TIMEOUT) {
         throw new Error(`waiting for the traced sandbox: errno ${-kind}`);
       }
     }
+  }
+
+  groupStopped(tid: number): boolean {
+    return native.ptraceGroupStopped(tid) === 1;
   }
 
   /**

@@ -35,6 +35,10 @@ class NotifTrap extends TrapWords implements Trap {
   replyContinue(): void {
     this.send(0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
   }
+  replyContinueWatched(): boolean {
+    this.replyContinue();
+    return false;
+  }
   replyInstallFd(hostFd: number, cloexec: boolean): number {
     // Install, drop our copy, and only then let the task run: had it run
     // first (ADDFD_FLAG_SEND), a close() of its fd might not be the last one,

@@ -46,6 +46,18 @@ const PTRACE_GUARDED = new Set([
 const PROC_OPEN_RESOLVE = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS;
 const STATX_BASIC_STATS = 0x7ff;
 
+/**
+ * How a platform that traces the program (ptrace) tells its stops apart. The
+ * host shows every traced task that is stopped as "t (tracing stop)": both
+ * one the program stopped (a group-stop, "T" natively) and one whose
+ * syscall waits for the sentry's answer (in a syscall, "R" natively).
+ */
+export interface TracedStops {
+  /** The host pid of the sandbox's pid 1, for resolving namespace pids. */
+  readonly rootHostPid: number;
+  groupStopped(hostTid: number): boolean;
+}
+
 function isPid(name: string): boolean {
   return /^[1-9][0-9]{0,9}$/.test(name);
 }
@@ -68,6 +80,7 @@ export class ProcFs implements Filesystem {
     private readonly initNsPid: number | null,
     private readonly hostView: HostView,
     private readonly memoryLimit: MemoryLimit | null = null,
+    private readonly stops: TracedStops | null = null,
   ) {}
 
   /** Maps self / thread-self to the asking task; checks the allowlist. */
@@ -163,8 +176,32 @@ export class ProcFs implements Filesystem {
       const text = sandboxMeminfo(host, this.memoryLimit.limitBytes, readMemoryUsage(this.memoryLimit.cgroupDir));
       return openSynthetic('meminfo', text, flags);
     }
+    const traced = this.stops ? this.openTracedState(path, flags) : null;
+    if (traced !== null) return traced;
     const allowed = O_ACCMODE | O_PATH | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC | O_TRUNC;
     return native.openat2(this.rootFd, path.length ? path.join('/') : '.', (flags & allowed) | O_NOFOLLOW, 0, PROC_OPEN_RESOLVE);
+  }
+
+  /**
+   * A stat or status file whose task the host shows in a tracing stop: the
+   * state as the program's own kernel would show it, in a snapshot. null:
+   * the host's live file is right (not such a file, or not in that state).
+   */
+  private openTracedState(path: readonly string[], flags: number): number | null {
+    const name = path[path.length - 1];
+    const isTaskFile = path.length === 2 || (path.length === 4 && path[1] === 'task' && isPid(path[2]!));
+    if ((name !== 'stat' && name !== 'status') || !isTaskFile || !isPid(path[0]!) || (flags & O_DIRECTORY)) return null;
+    const text = this.readHostFile(path.join('/'));
+    if (typeof text === 'number') return null;
+    const mark = name === 'stat' ? text.lastIndexOf(') ') : text.indexOf('\nState:\t');
+    const at = mark + (name === 'stat' ? 2 : 8);
+    if (mark < 0 || text[at] !== 't') return null;
+    const where = this.tasks.resolveNsTid(Number(path[path.length === 4 ? 2 : 0]), this.stops!.rootHostPid);
+    if (!where) return null;
+    const shown = this.stops!.groupStopped(where.hostTid) ? 'T' : 'R';
+    const rest = name === 'stat' ? text.slice(at + 1) : text.slice(text.indexOf('\n', at));
+    const label = name === 'stat' ? '' : shown === 'T' ? ' (stopped)' : ' (running)';
+    return openSynthetic(name, text.slice(0, at) + shown + label + rest, flags);
   }
 
   /** The text of a file of the real procfs instance, or -errno. */

@@ -17,7 +17,7 @@ import { notifyHandlers } from './notify.js';
 import { fsinfoHandlers } from './fsinfo.js';
 import { fshandleHandlers } from './fshandle.js';
 import { CONTINUE, REPLIED, type HandlerTable, type SyscallHandler, type SyscallReturn } from './types.js';
-import type { Tracer } from '../trace.js';
+import type { TraceToken, Tracer } from '../trace.js';
 
 /** Every handler, by syscall name. */
 export const HANDLERS: HandlerTable = {
@@ -41,6 +41,8 @@ export class Dispatcher {
   private readonly handlers: (SyscallHandler | undefined)[] = [];
   private readonly entries: (SyscallEntry | undefined)[] = [];
   private readonly missingLogged = new Set<string>();
+  /** Trace lines of syscalls the kernel carries out, waiting for their results, by thread. */
+  private readonly watched = new Map<number, TraceToken>();
   /** Traps per syscall number, for statistics. */
   readonly counts: number[] = [];
 
@@ -82,12 +84,26 @@ export class Dispatcher {
     } else {
       ret = this.withoutHandler(entry, nr);
     }
-    if (ret === CONTINUE) trap.replyContinue();
+    if (ret === CONTINUE && traceToken !== null) {
+      // Traced: where the platform can see the kernel's result, the line waits for it.
+      if (trap.replyContinueWatched()) {
+        this.watched.set(trap.tid, traceToken);
+        return;
+      }
+    } else if (ret === CONTINUE) trap.replyContinue();
     else if (ret === REPLIED) {
       /* answered by the handler */
     } else if (ret < 0) trap.replyErrno(-ret);
     else trap.replyValue(ret);
     if (tracer && traceToken !== null) tracer.exit(traceToken, ret);
+  }
+
+  /** The platform's report of a watched syscall's result (null: the task ended in it). */
+  result(tid: number, value: number | null): void {
+    const token = this.watched.get(tid);
+    if (token === undefined) return;
+    this.watched.delete(tid);
+    this.opts.tracer?.exit(token, value);
   }
 
   /** Strict mode traps everything: the table says what to do with the rest. */
