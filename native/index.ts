@@ -24,6 +24,7 @@ export interface NativeAddon {
   ptraceAlive(tid: number): number;
   ptraceGroupStopped(tid: number): number;
   ptraceListHidden(tid: number, fd: number, out: Uint8Array, hiddenInos: Float64Array): number;
+  ptraceExecFd(tid: number, fd: number, comm: string): number;
   /** Returns a scratch address below the task's red zone, or -errno. */
   ptraceInjectBegin(tid: number): number;
   ptraceInject(tid: number, nr: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): number;
@@ -39,6 +40,7 @@ export interface NativeAddon {
   close(fd: number): number;
   pidfdOpen(pid: number, flags: number): number;
   pidfdGetfd(pidfd: number, targetFd: number): number;
+  threadSignal(tid: number, sig: number): number;
   // fd-level helpers (fsops.cc)
   fstatRaw(fd: number, buf: Uint8Array): number;
   statxRaw(fd: number, flags: number, mask: number, buf: Uint8Array): number;

@@ -31,6 +31,13 @@ export interface Trap {
   replyValue(value: number): void;
   /** Fail the syscall with a positive errno. */
   replyErrno(errno: number): void;
+  /**
+   * Raise sig in the trapping thread alone, delivered as this syscall
+   * returns, before the program runs an instruction of its own (as Linux
+   * raises SIGPIPE in a thread whose send met a closed peer). Call it before
+   * the reply: the thread waits for the reply, so the signal waits with it.
+   */
+  signalThread(sig: number): void;
   /** Let the host kernel run it as the program asked. Only for syscalls whose
    * pointed-to arguments the sentry did not check (TOCTOU): see DESIGN.md. */
   replyContinue(): void;
@@ -47,6 +54,15 @@ export interface Trap {
   replyInstallFd(hostFd: number, cloexec: boolean): number;
   /** Keep the syscall waiting; answer it later through the returned handle. */
   park(): ParkedTrap;
+  /**
+   * Only where the platform can rewrite the call (ptrace): carry out the
+   * trapped execve or execveat on hostFd, the file it names, rather than by
+   * its path, so the file the sentry checked is the file that runs. comm:
+   * the name Linux gives the new image (the last part of the path it was
+   * exec'd by). Takes hostFd (closed either way). 0: done, and its result
+   * goes to the ResultHandler; -errno: not done, the trap still waits.
+   */
+  replyExecFd?(hostFd: number, comm: string): number;
 }
 
 export interface ParkedTrap {
@@ -57,6 +73,7 @@ export interface ParkedTrap {
   replyValue(value: number): void;
   replyErrno(errno: number): void;
   replyContinue(): void;
+  signalThread(sig: number): void;
 }
 
 /** Copying to and from a task's memory. Every function returns >= 0 or -errno. */

@@ -3,6 +3,8 @@
 // seccomp-notify platform receives that struct as-is; the ptrace platform
 // fills the same words from the stopped thread's registers, so both decode
 // arguments with this one class.
+import { native } from '../native/index.js';
+
 const TWO_32 = 4294967296;
 /** User addresses on x86_64 stay below 2^47; anything past 2^53 cannot even be represented. */
 const MAX_SAFE_HI = 0x1fffff;
@@ -11,12 +13,21 @@ const W_PID = 2;
 const W_NR = 4;
 const W_ARGS = 8;
 
+/** Trap.signalThread on every platform: the thread waits in its syscall for
+ * our reply, so a thread-directed signal stays pending until it returns. */
+export function signalThread(tid: number, sig: number): void {
+  native.threadSignal(tid, sig); // ESRCH: it died meanwhile, nobody to tell
+}
+
 export abstract class TrapWords {
   readonly words = new Uint32Array(20);
   protected readonly signed = new Int32Array(this.words.buffer);
 
   get tid(): number {
     return this.words[W_PID]!;
+  }
+  signalThread(sig: number): void {
+    signalThread(this.tid, sig);
   }
   get nr(): number {
     return this.signed[W_NR]!;

@@ -4,7 +4,7 @@
 import type { SyscallEntry } from '../syscall-tables/index.js';
 import type { Trap, TaskMemory } from '../platform/platform.js';
 import type { Task } from './kernel/task.js';
-import { CONTINUE, REPLIED, type SyscallReturn } from './syscalls/types.js';
+import { CONTINUE, REPLIED, RESULT_LATER, type SyscallReturn } from './syscalls/types.js';
 import { constants } from 'node:os';
 import { AT_FDCWD } from './abi/linux.js';
 
@@ -36,7 +36,7 @@ export class Tracer {
    * null when the task ended inside the call (exit, execve's other threads). */
   exit(token: TraceToken, ret: SyscallReturn | null): void {
     let result: string;
-    if (ret === null) result = '?';
+    if (ret === null || ret === RESULT_LATER) result = '?';
     else if (ret === CONTINUE) result = '? (host)';
     else if (ret === REPLIED) result = '(installed fd)';
     else if (ret < 0 && ret >= -MAX_ERRNO) result = `-1 ${ERRNO_NAMES[-ret] ?? `E${-ret}`}`;

@@ -118,6 +118,27 @@ describe.each(BOTH)('on %s', (_name, flags) => {
     expect(r.status).toBe(0);
   });
 
+  // On ptrace an ELF program is exec'd by an fd of the file the sentry
+  // checked: the program must not be able to tell, and a failed exec must
+  // leave no fd behind.
+  it('exec: the new image has its name, /proc/self/exe and maps, and no extra fd; a failed exec leaves none', async () => {
+    const program = [
+      'import os, subprocess',
+      'try:',
+      "    os.execv('/bin/true', ['true', 'x' * 300000])",
+      'except OSError as e:',
+      "    print('exec failed', e.errno)",
+      "print(sorted(int(f) for f in os.listdir('/proc/self/fd') if int(f) < 100))",
+      "code = 'import os; print(open(\"/proc/self/comm\").read().strip(), os.readlink(\"/proc/self/exe\"), any(l.rstrip().endswith(os.readlink(\"/proc/self/exe\")) for l in open(\"/proc/self/maps\")), sorted(int(f) for f in os.listdir(\"/proc/self/fd\") if int(f) < 100))'",
+      "print(subprocess.run(['/usr/bin/python3', '-c', code], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True).stdout, end='')",
+    ].join('\n');
+    const native = await runNative(['python3', '-c', program], { cwd: work });
+    const r = await runSandboxed(['python3', '-c', program], { cwd: work, flags });
+    // (fd 3: the listing's own open directory)
+    expect(native.stdout).toMatch(/^exec failed 7\n\[0, 1, 2, 3\]\npython3 \/usr\/bin\/python3\.\d+ True \[0, 1, 2, 3\]\n$/);
+    expect(r.stdout, show(r)).toBe(native.stdout);
+  });
+
   it('leaves no process behind when the program exits with children still running', async () => {
     const tag = `ptrace-${process.pid}-${Date.now()}-${_name}`;
     const r = await runSandboxed(['sh', '-c', 'sleep 60 & sleep 60 & echo started'], {

@@ -132,6 +132,13 @@ Napi::Value PidfdGetfd(const Napi::CallbackInfo& info) {
   return r < 0 ? Err(info.Env()) : Ret(info.Env(), r);
 }
 
+// threadSignal(tid, sig) -> 0 or -errno: tkill, a signal for that one thread
+// (kill() of a thread's id would signal its whole group).
+Napi::Value ThreadSignal(const Napi::CallbackInfo& info) {
+  long r = syscall(SYS_tkill, ArgInt(info, 0), ArgInt(info, 1));
+  return r < 0 ? Err(info.Env()) : Ret(info.Env(), 0);
+}
+
 }  // namespace
 
 void InitFdPass(Napi::Env env, Napi::Object e) {
@@ -141,6 +148,7 @@ void InitFdPass(Napi::Env env, Napi::Object e) {
   e.Set("close", Napi::Function::New(env, Close));
   e.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen));
   e.Set("pidfdGetfd", Napi::Function::New(env, PidfdGetfd));
+  e.Set("threadSignal", Napi::Function::New(env, ThreadSignal));
 }
 
 }  // namespace tsvisor

@@ -28,6 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <cstring>
+#include <string>
+#include <sys/prctl.h>
+#include <unordered_map>
 #include <unordered_set>
 
 #ifndef PIDFD_THREAD
@@ -127,8 +130,39 @@ std::unordered_set<pid_t> watching;
 
 // Resumes a tracee past a stop that is not its trap: to its next trap, or,
 // while its result is watched, to its syscall's exit as well.
+// Tracees running an execveat on an fd we installed (ptraceExecFd): the fd,
+// which is closed again should the exec fail (on success, close-on-exec did),
+// and the name the program's kernel would give the new image.
+struct ExecByFd {
+  int fd;
+  char comm[16];
+};
+std::unordered_map<pid_t, ExecByFd> execFds;
+// Tracees whose new image is to be given that name at its first trap: Linux
+// names it after the path it was exec'd by, the exec by fd after the file.
+std::unordered_map<pid_t, ExecByFd> renames;
+// Tracees whose next seccomp stop is that execveat, run again from its
+// syscall instruction after injected calls: let through, not reported.
+std::unordered_set<pid_t> passNext;
+
 void Continue(pid_t pid, int sig) {
-  ptrace(watching.count(pid) ? PTRACE_SYSCALL : PTRACE_CONT, pid, 0, sig);
+  ptrace(watching.count(pid) || execFds.count(pid) ? PTRACE_SYSCALL : PTRACE_CONT, pid, 0, sig);
+}
+
+void Forget(pid_t pid) {
+  watching.erase(pid);
+  execFds.erase(pid);
+  passNext.erase(pid);
+  renames.erase(pid);
+}
+
+// Moves what is kept for `from` to `to` (a thread other than the leader exec'd).
+template <typename Map>
+void Move(Map& m, pid_t from, pid_t to) {
+  auto e = m.find(from);
+  if (e == m.end()) return;
+  m[to] = e->second;
+  m.erase(from);
 }
 
 bool IsStopSignal(int sig) { return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU; }
@@ -166,6 +200,15 @@ void ResumeNonTrap(pid_t pid, int status) {
     else Continue(pid, 0);
     return;
   }
+  if (event == PTRACE_EVENT_EXEC) {
+    // A thread other than the leader exec'd: it goes on under the leader's id.
+    unsigned long former;
+    if (ptrace(PTRACE_GETEVENTMSG, pid, 0, &former) == 0 && (pid_t)former != pid) {
+      if (watching.erase((pid_t)former)) watching.insert(pid);
+      Move(execFds, (pid_t)former, pid);
+      passNext.erase((pid_t)former);
+    }
+  }
   if (event != 0 || sig == (SIGTRAP | 0x80)) {
     // fork/vfork/clone (the child is traced already), exec, a stray syscall-stop.
     Continue(pid, 0);
@@ -174,6 +217,10 @@ void ResumeNonTrap(pid_t pid, int status) {
   // A signal-delivery-stop: deliver it as the program's kernel would.
   Continue(pid, sig);
 }
+
+void Resume(pid_t tid);
+void CloseAtExit(pid_t tid, int fd);
+bool SetName(const char* comm);
 
 // ptraceWait(out: Uint32Array(20), timeoutMs) -> 1 trap, 2 exit, 3 timeout, 4 the
 // result of a watched syscall, 0 no tracee left, or -errno.
@@ -221,26 +268,43 @@ Napi::Value Wait(const Napi::CallbackInfo& info) {
     }
     if (WIFEXITED(status) || WIFSIGNALED(status)) {
       if (pid == cur.tid) cur.tid = -1;
-      watching.erase(pid);
+      Forget(pid);
       FillExit(w, pid, status);
       return Ret(info.Env(), kExit);
     }
     if (!WIFSTOPPED(status)) continue;
-    if (WSTOPSIG(status) == (SIGTRAP | 0x80) && watching.count(pid)) {
+    if (WSTOPSIG(status) == (SIGTRAP | 0x80) && (watching.count(pid) || execFds.count(pid))) {
       struct __ptrace_syscall_info si;
       if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, sizeof si, &si) > 0 && si.op == PTRACE_SYSCALL_INFO_EXIT) {
-        watching.erase(pid);
-        ptrace(PTRACE_CONT, pid, 0, 0);
+        auto exec = execFds.find(pid);
+        if (exec != execFds.end()) {
+          if (si.exit.rval < 0) CloseAtExit(pid, exec->second.fd);
+          else renames[pid] = exec->second;
+          execFds.erase(exec);
+        }
+        bool watched = watching.erase(pid) > 0;
+        Resume(pid);
+        if (!watched) continue;
         FillResult(w, pid, si.exit.rval);
         return Ret(info.Env(), kResult);
       }
     }
     if ((unsigned)status >> 8 == (SIGTRAP | (PTRACE_EVENT_SECCOMP << 8))) {
+      if (passNext.erase(pid)) {
+        Continue(pid, 0);
+        continue;
+      }
       // ESRCH: killed meanwhile; its exit comes next.
       if (ptrace(PTRACE_GETREGS, pid, 0, &cur.regs) < 0) continue;
       cur.tid = pid;
       cur.atExit = false;
       cur.nsigs = 0;
+      auto rename = renames.find(pid);
+      if (rename != renames.end()) {
+        ExecByFd named = rename->second;
+        renames.erase(rename);
+        if (!SetName(named.comm)) continue;  // it died
+      }
       FillTrap(w, pid, cur.regs);
       return Ret(info.Env(), kTrap);
     }
@@ -362,6 +426,77 @@ long Inject(long nr, const unsigned long long args[6]) {
 
 // Below the red zone of the task's stack: room for injected syscalls' arguments.
 uint64_t ScratchOf(const struct user_regs_struct& r) { return (r.rsp - 128 - 512) & ~(uint64_t)15; }
+
+// Closes fd in tid, stopped at a syscall's exit, and leaves it there as it
+// was (its result in rax): cur becomes tid, for Resume to raise the signals
+// held back meanwhile.
+void CloseAtExit(pid_t tid, int fd) {
+  if (ptrace(PTRACE_GETREGS, tid, 0, &cur.regs) < 0) return;
+  cur.tid = tid;
+  cur.atExit = true;
+  cur.nsigs = 0;
+  const unsigned long long args[6] = {(unsigned long long)fd, 0, 0, 0, 0, 0};
+  if (Inject(SYS_close, args) == -ESRCH) return;
+  ptrace(PTRACE_SETREGS, tid, 0, &cur.regs);
+}
+
+// Names cur.tid, stopped at a trap, with prctl(PR_SET_NAME): false if it died.
+bool SetName(const char* comm) {
+  uint64_t at = ScratchOf(cur.regs);
+  struct iovec local = {const_cast<char*>(comm), 16};
+  struct iovec remote = {reinterpret_cast<void*>(at), 16};
+  if (process_vm_writev(cur.tid, &local, 1, &remote, 1, 0) != 16) return true;  // no room: keep its name
+  const unsigned long long args[6] = {PR_SET_NAME, at, 0, 0, 0, 0};
+  return Inject(SYS_prctl, args) != -ESRCH;
+}
+
+// ptraceExecFd(tid, fd, comm) -> 0 or -errno. Turns the trapped execve or execveat
+// of cur.tid into execveat(fd, "", argv, envp, flags | AT_EMPTY_PATH), fd
+// being one we installed (close-on-exec), and lets it run: the file the
+// sentry checked is the file that runs, whatever the path names meanwhile.
+// Should the exec fail, fd is closed before the program sees the error; once
+// it succeeded, the new image is named comm (Linux's name for it: the last
+// part of the path it was exec'd by) at its first trap. The result is
+// reported as a watched call's.
+Napi::Value ExecFd(const Napi::CallbackInfo& info) {
+  pid_t tid = ArgInt(info, 0);
+  int fd = ArgInt(info, 1);
+  // A latin1 string: one byte per character, as the sentry reads names.
+  std::u16string comm = info[2].As<Napi::String>().Utf16Value();
+  if (cur.tid != tid) return Ret(info.Env(), -EINVAL);
+  ExecByFd exec = {fd, {0}};
+  for (size_t i = 0; i < comm.size() && i < sizeof exec.comm - 1; i++) exec.comm[i] = (char)(comm[i] & 0xff);
+  const struct user_regs_struct& was = cur.regs;
+  // An empty path: a NUL byte in the scratch area.
+  uint64_t empty = ScratchOf(was) + 504;
+  char nul = 0;
+  struct iovec local = {&nul, 1};
+  struct iovec remote = {reinterpret_cast<void*>(empty), 1};
+  if (process_vm_writev(tid, &local, 1, &remote, 1, 0) != 1) return Ret(info.Env(), -EFAULT);
+  bool at = was.orig_rax == SYS_execveat;
+  struct user_regs_struct r = was;
+  r.orig_rax = r.rax = SYS_execveat;
+  r.rdi = (unsigned long long)fd;
+  r.rsi = empty;
+  r.rdx = at ? was.rdx : was.rsi;  // argv
+  r.r10 = at ? was.r10 : was.rdx;  // envp
+  r.r8 = (at ? was.r8 : 0) | AT_EMPTY_PATH;
+  // At the seccomp stop the kernel checks the changed call against the filter
+  // once more and lets a traced one run; past injected calls, the syscall
+  // instruction runs again, and its trap is ours to let through.
+  if (cur.atExit) {
+    r.rip = was.rip - 2;
+    passNext.insert(tid);
+  }
+  if (ptrace(PTRACE_SETREGS, tid, 0, &r) < 0) {
+    passNext.erase(tid);
+    return Err(info.Env());
+  }
+  execFds[tid] = exec;
+  watching.insert(tid);  // its result goes to the sentry, as a continued call's would
+  Resume(tid);
+  return Ret(info.Env(), 0);
+}
 
 // ptraceInjectBegin(tid) -> scratch address (512 bytes the task does not use), or -errno.
 Napi::Value InjectBegin(const Napi::CallbackInfo& info) {
@@ -577,6 +712,7 @@ void InitPtrace(Napi::Env env, Napi::Object e) {
   e.Set("ptraceAlive", Napi::Function::New(env, Alive));
   e.Set("ptraceGroupStopped", Napi::Function::New(env, GroupStopped));
   e.Set("ptraceListHidden", Napi::Function::New(env, ListHidden));
+  e.Set("ptraceExecFd", Napi::Function::New(env, ExecFd));
   e.Set("ptraceInjectBegin", Napi::Function::New(env, InjectBegin));
   e.Set("ptraceInject", Napi::Function::New(env, InjectCall));
   e.Set("ptraceInstallFd", Napi::Function::New(env, InstallFd));

@@ -17,7 +17,7 @@ import {
 } from '../../sentry/abi/linux.js';
 import type { ParkedTrap, PlatformLoop, ResultHandler, TaskMemory, Trap, TrapHandler } from '../platform.js';
 import { ProcessVmMemory } from '../task-memory.js';
-import { TrapWords } from '../trap-words.js';
+import { signalThread, TrapWords } from '../trap-words.js';
 
 // ptraceWait's answers
 const WAIT_NONE = 0;
@@ -249,11 +249,26 @@ class PtraceTrap extends TrapWords implements Trap {
     this.replied = true;
     return new PtraceParked(this.tid, this.nr);
   }
+  replyExecFd(hostFd: number, comm: string): number {
+    const fd = this.hidden.install(this.tid, hostFd, true);
+    native.close(hostFd);
+    if (fd < 0) return fd;
+    const r = native.ptraceExecFd(this.tid, fd, comm);
+    if (r < 0) {
+      native.ptraceInject(this.tid, NR.close, fd, 0, 0, 0, 0, 0);
+      return r;
+    }
+    this.replied = true;
+    return 0;
+  }
 }
 
 /** A thread in its seccomp stop stays there until answered: nothing else to keep. */
 class PtraceParked implements ParkedTrap {
   constructor(readonly tid: number, readonly nr: number) {}
+  signalThread(sig: number): void {
+    signalThread(this.tid, sig);
+  }
   stillWaiting(): boolean {
     return native.ptraceAlive(this.tid) === 0;
   }

@@ -5,7 +5,7 @@ import { native } from '../../native/index.js';
 import { E, SECCOMP_USER_NOTIF_FLAG_CONTINUE, O_CLOEXEC } from '../../sentry/abi/linux.js';
 import type { ParkedTrap, PlatformLoop, TaskMemory, Trap, TrapHandler } from '../platform.js';
 import { ProcessVmMemory } from '../task-memory.js';
-import { TrapWords } from '../trap-words.js';
+import { signalThread, TrapWords } from '../trap-words.js';
 
 const WAIT_NOTIFICATION = 1;
 const WAIT_HANGUP = 2;
@@ -65,6 +65,9 @@ class NotifParked implements ParkedTrap {
     readonly tid: number,
     readonly nr: number,
   ) {}
+  signalThread(sig: number): void {
+    signalThread(this.tid, sig);
+  }
   stillWaiting(): boolean {
     return native.notifIdValid(this.listener, this.idLo, this.idHi) === 0;
   }

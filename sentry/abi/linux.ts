@@ -113,6 +113,7 @@ export const PR_SET_SECCOMP = 22;
 
 // signals
 export const SIGKILL = 9;
+export const SIGPIPE = 13;
 export const NSIG = 64;
 
 // seccomp user notification
@@ -137,6 +138,8 @@ export const SYMLOOP_MAX = 40;
 export const STAT_SIZE = 144;
 /** struct statx, 256 bytes. */
 export const STATX_SIZE = 256;
+/** statx mask: the inode number (the device comes with every statx). */
+export const STATX_INO = 0x100;
 /** struct statfs on x86_64, 120 bytes. */
 export const STATFS_SIZE = 120;
 /** struct new_utsname: six fields of 65 bytes. */

@@ -16,7 +16,7 @@ import { xattrHandlers } from './xattr.js';
 import { notifyHandlers } from './notify.js';
 import { fsinfoHandlers } from './fsinfo.js';
 import { fshandleHandlers } from './fshandle.js';
-import { CONTINUE, REPLIED, type HandlerTable, type SyscallHandler, type SyscallReturn } from './types.js';
+import { CONTINUE, REPLIED, RESULT_LATER, type HandlerTable, type SyscallHandler, type SyscallReturn } from './types.js';
 import type { TraceToken, Tracer } from '../trace.js';
 
 /** Every handler, by syscall name. */
@@ -83,6 +83,10 @@ export class Dispatcher {
       }
     } else {
       ret = this.withoutHandler(entry, nr);
+    }
+    if (ret === RESULT_LATER) {
+      if (traceToken !== null) this.watched.set(trap.tid, traceToken);
+      return;
     }
     if (ret === CONTINUE && traceToken !== null) {
       // Traced: where the platform can see the kernel's result, the line waits for it.

@@ -8,8 +8,12 @@ export const CONTINUE: unique symbol = Symbol('continue');
 /** The handler already answered through the trap (an fd install, or parked). */
 export const REPLIED: unique symbol = Symbol('replied');
 
-/** A value (>= 0), a negated errno (< 0), or one of the two markers. */
-export type SyscallReturn = number | typeof CONTINUE | typeof REPLIED;
+/** The platform carries the call out and reports its result later, to
+ * Dispatcher.result (Trap.replyExecFd). */
+export const RESULT_LATER: unique symbol = Symbol('result later');
+
+/** A value (>= 0), a negated errno (< 0), or one of the markers. */
+export type SyscallReturn = number | typeof CONTINUE | typeof REPLIED | typeof RESULT_LATER;
 
 export type SyscallHandler = (k: Kernel, t: Task, trap: Trap) => SyscallReturn;
 
