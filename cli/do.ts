@@ -1,6 +1,7 @@
 // `tsvisor do [options] -- CMD [ARGS...]`: run one command in a throwaway
 // sandbox. The root is the host's / (or --rootfs), seen read-only under a
 // writable layer that is thrown away at exit.
+import { parseNetRule } from '../sentry/net/policy.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import tty from 'node:tty';
@@ -15,6 +16,7 @@ import {
 
 export const DO_USAGE = `usage: tsvisor do [--rootfs DIR] [--overlay MODE] [--bind SRC:DST[:ro]]... [--tmpfs DST[:OPTS]]...
                   [--memory SIZE] [--pids-limit N] [--network none|host] [--platform seccomp|ptrace]
+                  [--net-allow CIDR[:PORTS]]... [--net-deny CIDR[:PORTS]]... [--net-raw]
                   [--strace] [--strict] [--stats] [--tty|--no-tty] -- CMD [ARGS...]
 
   --rootfs DIR       the sandbox's root (read-only lower layer); default /
@@ -35,6 +37,13 @@ export const DO_USAGE = `usage: tsvisor do [--rootfs DIR] [--overlay MODE] [--bi
                      default ${DEFAULT_PIDS_LIMIT} where the host has the cgroup v1 pids controller
   --network MODE     none: loopback only, in the sandbox's own network namespace (default)
                      host: the host's network
+  --net-allow CIDR[:PORTS], --net-deny CIDR[:PORTS]
+                     egress policy, checked by the sentry at connect and at every send to an
+                     address: a destination a deny rule matches, or (with allow rules) no
+                     allow rule matches, is refused (connect: ECONNREFUSED; send: EPERM) and
+                     logged. CIDR: 10.0.0.0/8, 1.2.3.4, ::1, [fd00::/8]:443; PORTS: 80,
+                     8000-8100, or a comma list of those
+  --net-raw          allow raw IP and packet sockets to tasks holding CAP_NET_RAW (default: EPERM)
   --platform NAME    how syscalls are trapped: seccomp (user notification; the default where
                      the kernel has it) or ptrace (a tracer; the fallback, about 2x slower per call)
   --strace           print each trapped syscall and its result to stderr
@@ -62,12 +71,17 @@ export interface DoOptions {
   pidsLimit: number | 'max' | 'default';
   /** --platform, or null: the best the kernel has. */
   platform: PlatformName | null;
+  /** --net-allow, --net-deny rules as given (checked by NetPolicy.fromTexts), and --net-raw. */
+  netAllow: string[];
+  netDeny: string[];
+  netRaw: boolean;
   argv: string[];
 }
 
 export function parseDoArgs(args: readonly string[]): DoOptions {
   const o: DoOptions = {
     rootfs: '/', overlay: { kind: 'memory' }, mounts: [], network: 'none', strace: false, strict: false, stats: false, memory: null, pidsLimit: 'default', tty: 'auto', platform: null, argv: [],
+    netAllow: [], netDeny: [], netRaw: false,
   };
   let i = 0;
   for (; i < args.length; i++) {
@@ -99,6 +113,9 @@ export function parseDoArgs(args: readonly string[]): DoOptions {
         o.platform = v;
         break;
       }
+      case '--net-allow': o.netAllow.push(netRule(flag, value())); break;
+      case '--net-deny': o.netDeny.push(netRule(flag, value())); break;
+      case '--net-raw': o.netRaw = true; break;
       case '--strace': o.strace = true; break;
       case '--strict': o.strict = true; break;
       case '--stats': o.stats = true; break;
@@ -115,6 +132,12 @@ export function parseDoArgs(args: readonly string[]): DoOptions {
   }
   o.argv = args.slice(i);
   return validated(o);
+}
+
+function netRule(flag: string, text: string): string {
+  const r = parseNetRule(text);
+  if (typeof r === 'string') throw new UsageError(`${flag} ${text}: ${r}`);
+  return text;
 }
 
 function parseMemoryOption(text: string): number {
@@ -263,6 +286,7 @@ export async function doCommand(args: readonly string[]): Promise<number> {
     const result = await runSandbox({
       rootfs: o.rootfs, overlay: o.overlay, mounts: o.mounts, network: o.network, argv: o.argv, env: process.env, cwd,
       strace: o.strace, strict: o.strict, withInit: true, terminal,
+      net: { allow: o.netAllow, deny: o.netDeny, rawSockets: o.netRaw },
       ...(o.memory !== null ? { memoryLimit: o.memory } : {}),
       ...(pidsLimit !== null ? { pidsLimit } : {}),
       ...(o.platform !== null ? { platform: o.platform } : {}),

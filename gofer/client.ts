@@ -9,7 +9,7 @@
 import { native } from '../native/index.js';
 import { E, STATX_SIZE } from '../sentry/abi/linux.js';
 import {
-  MAX_MESSAGE_BYTES, WireBuffer, decodeResponse, encodeRequest, responseFdCount, type Dirent, type GoferPath,
+  MAX_MESSAGE_BYTES, WireBuffer, decodeResponse, encodeRequest, requestFdCount, responseFdCount, type Dirent, type GoferPath,
   type FsIdentity, type OpName, type RequestArgs, type ResponseResult, type Timespec,
 } from './protocol.js';
 
@@ -55,6 +55,7 @@ export class GoferClient {
   private readonly rx = new WireBuffer(MAX_MESSAGE_BYTES);
   private readonly fdsIn = new Int32Array(1 + FDS_CAPACITY);
   private readonly noFds = new Int32Array(0);
+  private readonly fdOut = new Int32Array(1);
   private nextId = 1;
   private sockFd: number;
   /** Why the client stopped working, once it has. */
@@ -182,7 +183,22 @@ export class GoferClient {
     return reply.errno !== 0 ? -reply.errno : reply.result!.target;
   }
 
-  /** Closes our end: the gofer sees end of file and exits. Later calls throw GoferDiedError. */
+  /**
+   * Binds `socketFd` (our copy of a program's AF_UNIX socket; we keep it) at
+   * path; the new inode takes the socket's own permission bits. Returns the address the host recorded
+   * (sun_path, as getsockname prints it), or -errno.
+   */
+  bindSocket(socketFd: number, path: GoferPath): string | number {
+    const reply = this.call('bindSocket', { path }, socketFd);
+    return reply.errno !== 0 ? -reply.errno : reply.result!.boundAs;
+  }
+
+  /** An O_PATH fd of the socket inode at path that the identity may connect to, or -errno. */
+  socketTarget(path: GoferPath): number {
+    const reply = this.call('socketTarget', { path });
+    return reply.errno !== 0 ? -reply.errno : reply.fd;
+  }
+
   /** An extended attribute's whole value, or -errno (ENODATA when absent). */
   getxattr(path: GoferPath, name: string): Uint8Array | number {
     const reply = this.call('getxattr', { path, name });
@@ -231,7 +247,7 @@ export class GoferClient {
   }
 
   /** One request, one reply. Encoding problems are -errno answers; transport problems throw. */
-  private call<N extends OpName>(op: N, args: RequestArgs<N>): { errno: number; result: ResponseResult<N> | undefined; fd: number } {
+  private call<N extends OpName>(op: N, args: RequestArgs<N>, sendFd = -1): { errno: number; result: ResponseResult<N> | undefined; fd: number } {
     if (this.deadReason !== undefined) throw new GoferDiedError(this.deadReason);
     if (op !== 'creds' && this.identitySource !== undefined) {
       const failed = this.syncIdentity(this.identitySource());
@@ -242,7 +258,9 @@ export class GoferClient {
     const length = encodeRequest(this.tx, id, op, args);
     if (length < 0) return { errno: -length, result: undefined, fd: -1 };
 
-    const sent = native.sendMsg(this.sockFd, this.tx.bytes, length, this.noFds, 0);
+    if ((sendFd >= 0 ? 1 : 0) !== requestFdCount(op)) return { errno: E.EBADF, result: undefined, fd: -1 };
+    if (sendFd >= 0) this.fdOut[0] = sendFd;
+    const sent = native.sendMsg(this.sockFd, this.tx.bytes, length, sendFd >= 0 ? this.fdOut : this.noFds, sendFd >= 0 ? 1 : 0);
     if (sent < 0) this.die(`sendmsg failed (errno ${-sent})`);
     if (sent !== length) this.die(`sendmsg sent ${sent} of ${length} bytes`);
 

@@ -70,9 +70,17 @@ export const GOFER_ALLOWED: readonly AllowGroup[] = [
   },
   {
     // Requests in, replies and fds out, on the one socket the gofer was given.
-    // No socket, socketpair, connect, bind, listen or accept: it makes no new ones.
+    // No socket, socketpair, connect, listen or accept: it makes no new ones.
     why: 'the socket to the sentry',
     names: ['recvmsg', 'sendmsg'],
+  },
+  {
+    // bindSocket (server.ts): the sentry hands over its copy of a program's
+    // AF_UNIX socket, which the gofer binds below its root (a path name is
+    // host file state, the gofer's alone). Still no socket of the gofer's
+    // own, no connect, no listen, no accept.
+    why: "binding a program's unix socket to a path",
+    names: ['bind'],
   },
   {
     // Only on fds the gofer already holds: stderr, libuv's eventfds, files it opened.
@@ -159,10 +167,10 @@ export function goferPolicy(): SyscallEntry[] {
   }
   return SYSCALLS.map((entry): SyscallEntry => {
     if (allowed.has(entry.name)) {
-      const { deniedErrno: _ignored, ...rest } = entry;
+      const { deniedErrno: _ignored, argAllow: _unused, ...rest } = entry;
       return { ...rest, disposition: 'passthrough' };
     }
-    const { argDeny: _ignored, ...rest } = entry;
+    const { argDeny: _ignored, argAllow: _unused, ...rest } = entry;
     return { ...rest, disposition: 'denied', deniedErrno: GOFER_DENIED_ERRNO };
   });
 }

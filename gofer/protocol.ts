@@ -98,6 +98,8 @@ export interface OpSchema {
   readonly resultOnError?: boolean;
   /** A successful response carries exactly one fd (SCM_RIGHTS). */
   readonly carriesFd?: boolean;
+  /** The request carries exactly one fd (SCM_RIGHTS): a socket of the program's, for the socket ops. */
+  readonly takesFd?: boolean;
 }
 
 /**
@@ -173,6 +175,27 @@ export const OPS = {
    * holds (`creds`) read, write or execute path? 0 or EACCES, EROFS, ...
    */
   access: { code: 22, request: [['path', 'path'], ['mode', 'u32']], response: [] },
+  /**
+   * bind(2) of the socket that comes with the request (the sentry's copy of a
+   * program's AF_UNIX socket) at path, whose parent the gofer opens below the
+   * root; the new inode gets the identity's owner and the permission bits of
+   * the socket's own inode (the sentry sets them from the task's umask, the
+   * gofer's being 0). `boundAs` is the
+   * address the host kernel recorded for the socket (what getsockname would
+   * print), for the sentry to show the program's own path instead.
+   */
+  bindSocket: {
+    code: 23,
+    request: [['path', 'path']],
+    response: [['boundAs', 'target']],
+    takesFd: true,
+  },
+  /**
+   * The socket inode at path as an O_PATH fd, for the sentry to connect or
+   * send to (through /proc/self/fd/N): ECONNREFUSED when it is not a socket,
+   * EACCES when the identity may not write it (connect's own check).
+   */
+  socketTarget: { code: 24, request: [['path', 'path']], response: [], carriesFd: true },
   creds: {
     code: 20,
     request: [['fsuid', 'u32'], ['fsgid', 'u32'], ['groups', 'ids'], ['capabilities', 'u64']],
@@ -237,6 +260,12 @@ export function opName(code: number): OpName | undefined {
 export function responseHasResult(op: OpName, errno: number): boolean {
   const schema: OpSchema = OPS[op];
   return errno === 0 || schema.resultOnError === true;
+}
+
+/** The fd count a request of `op` must carry. */
+export function requestFdCount(op: OpName): number {
+  const schema: OpSchema = OPS[op];
+  return schema.takesFd === true ? 1 : 0;
 }
 
 /** The fd count a response to `op` must carry. */

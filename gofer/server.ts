@@ -18,7 +18,7 @@ import * as host from './hostfs.js';
 import { Identity } from './identity.js';
 import {
   DIRENTS_PAGE_BYTES, MAX_MESSAGE_BYTES, MAX_XATTR_BYTES, MAX_XATTR_NAME_BYTES, MAX_SYMLINK_TARGET_BYTES, WireBuffer, decodeRequest, encodeErrorResponse,
-  encodeResponse, opCode, type Dirent, type GoferPath, type GoferRequest, type Timespec,
+  encodeResponse, opCode, requestFdCount, type Dirent, type GoferPath, type GoferRequest, type Timespec,
 } from './protocol.js';
 
 const RESOLVE = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
@@ -91,6 +91,8 @@ export class GoferServer {
   private readonly identity = new Identity();
   /** A `creds` op failed part way: every op is refused until one succeeds. */
   private identityLost = false;
+  /** The fd that came with the request being handled (the socket ops'), or -1. */
+  private requestFd = -1;
 
   constructor(options: GoferServerOptions) {
     this.rootFd = options.rootFd;
@@ -106,8 +108,10 @@ export class GoferServer {
     for (;;) {
       const received = native.recvMsg(sockFd, this.rx.bytes, this.fdsIn);
       const fdCount = this.fdsIn[0]!;
-      // The sentry never sends fds: close any that came, and refuse the request.
-      for (let i = 0; i < fdCount; i++) native.close(this.fdsIn[1 + i]!);
+      // Only the socket ops come with an fd (exactly one, the program's
+      // socket): any other fd is closed and its request refused.
+      const requestFd = fdCount === 1 ? this.fdsIn[1]! : -1;
+      for (let i = requestFd >= 0 ? 1 : 0; i < fdCount; i++) native.close(this.fdsIn[1 + i]!);
       this.fdsIn[0] = 0;
       if (received === 0) return 0;
       let length: number;
@@ -118,18 +122,23 @@ export class GoferServer {
       } else if (received < 0) {
         process.stderr.write(`tsvisor-gofer: recvmsg: errno ${-received}\n`);
         return 1;
-      } else if (fdCount > 0) {
+      } else if (fdCount > 1) {
         length = this.replyToMalformed(E.EINVAL, received);
       } else {
         const decoded = decodeRequest(this.rx, received);
         if (!decoded.ok) {
           length = encodeErrorResponse(this.tx, decoded.id ?? 0, decoded.opcode ?? 0, decoded.errno);
+        } else if (requestFdCount(decoded.request.op) !== fdCount) {
+          length = encodeErrorResponse(this.tx, decoded.id, opCode(decoded.request.op), E.EINVAL);
         } else {
+          this.requestFd = requestFd;
           const handled = this.handleSafely(decoded.id, decoded.request);
           length = handled.length;
           fd = handled.fd;
         }
       }
+      if (requestFd >= 0) host.close(requestFd);
+      this.requestFd = -1;
       this.fdsOut[0] = fd;
       const sent = native.sendMsg(sockFd, this.tx.bytes, length, this.fdsOut, fd >= 0 ? 1 : 0);
       if (fd >= 0) host.close(fd); // the sentry has its own copy now
@@ -248,6 +257,16 @@ export class GoferServer {
       }
       case 'removexattr':
         return this.status(id, 'removexattr', this.removexattr(request.args.path, request.args.name));
+      case 'bindSocket': {
+        const boundAs = this.bindSocket(this.requestFd, request.args.path);
+        if (typeof boundAs === 'number') return { length: encodeResponse(tx, id, 'bindSocket', -boundAs), fd: none };
+        return { length: encodeResponse(tx, id, 'bindSocket', 0, { boundAs }), fd: none };
+      }
+      case 'socketTarget': {
+        const fd = this.socketTarget(request.args.path);
+        if (fd < 0) return { length: encodeResponse(tx, id, 'socketTarget', -fd), fd: none };
+        return { length: encodeResponse(tx, id, 'socketTarget', 0, {}), fd };
+      }
     }
   }
 
@@ -602,6 +621,53 @@ export class GoferServer {
     const r = this.statFd(probe);
     host.close(probe);
     return r >= 0 ? fileType(this.statxBuf) : -1;
+  }
+
+  /**
+   * bind(2) of a program's socket below the root: the parent is opened with
+   * the usual RESOLVE_IN_ROOT discipline and the socket bound at
+   * /proc/self/fd/<parent>/<name>, so only that directory can receive it (the
+   * magic link is the directory the gofer holds; the last component is
+   * created, never followed: an existing name, symlink or not, is
+   * EADDRINUSE). The inode takes the identity's owner, and the socket's own
+   * permission bits (the gofer's umask is 0; the sentry set them).
+   */
+  private bindSocket(sock: number, path: GoferPath): string | number {
+    if (sock < 0) return -E.EBADF;
+    if (path.length === 0) return -E.EADDRINUSE;
+    if (this.readOnly) {
+      const r = this.readOnlyCreate(path);
+      return r === -E.EEXIST ? -E.EADDRINUSE : r;
+    }
+    const dirfd = this.openParent(path, this.pathA);
+    if (dirfd < 0) return dirfd;
+    try {
+      const boundAs = `/proc/self/fd/${dirfd}/${path[path.length - 1]!}`;
+      // sun_path holds 108 bytes with its NUL.
+      if (boundAs.length > 107) return -E.ENAMETOOLONG;
+      const addr = new Uint8Array(2 + boundAs.length + 1);
+      addr[0] = 1; // AF_UNIX, little endian
+      for (let i = 0; i < boundAs.length; i++) addr[2 + i] = boundAs.charCodeAt(i);
+      const r = native.sockBind(sock, addr, addr.length);
+      return r < 0 ? r : boundAs;
+    } finally {
+      this.releaseDir(dirfd);
+    }
+  }
+
+  /** connect(2)'s lookup of a socket path: the inode, checked for type and write permission as the identity. */
+  private socketTarget(path: GoferPath): number {
+    const fd = this.openBelowRoot(path, path.length, O_PATH | O_NOFOLLOW, 0, this.pathA);
+    if (fd < 0) return fd;
+    const r = this.statFd(fd);
+    let errno = r < 0 ? r : 0;
+    if (errno === 0 && fileType(this.statxBuf) !== S_IFSOCK) errno = -E.ECONNREFUSED;
+    if (errno === 0) errno = host.faccessat2(fd, host.EMPTY_PATH, W_OK, AT_EACCESS | AT_EMPTY_PATH);
+    if (errno < 0) {
+      host.close(fd);
+      return errno;
+    }
+    return fd;
   }
 
   /** With the identity held: the kernel's own check (DAC, ACLs, capabilities, read-only mounts). */

@@ -53,6 +53,18 @@ export interface NativeAddon {
   readlinkFd(fd: number, buf: Uint8Array): number;
   /** TIOCSWINSZ: the window size of a terminal (tsvisor do's pty master). */
   setWindowSize(fd: number, rows: number, cols: number): number;
+  // sockets (net.cc): the sentry's copy of a program's socket, the gofer's bind
+  sockBind(fd: number, addr: Uint8Array, len: number): number;
+  sockConnect(fd: number, addr: Uint8Array, len: number): number;
+  /** getsockname (peer false) or getpeername: the address's full length, or -errno. */
+  sockName(fd: number, peer: boolean, out: Uint8Array): number;
+  sockGetOpt(fd: number, level: number, name: number, out: Uint8Array): number;
+  sockSendMsg(fd: number, name: Uint8Array | null, nameLen: number, data: Uint8Array, dataLen: number,
+    control: Uint8Array | null, controlLen: number, flags: number): number;
+  /** fds: [fd, events, revents] triples; revents filled in. */
+  sockPoll(fds: Int32Array, timeoutMs: number): number;
+  fdGetFlags(fd: number): number;
+  fdSetFlags(fd: number, flags: number): number;
 }
 
 /** The repository root, found from this file whether it runs from source or dist/. */

@@ -9,7 +9,7 @@
 //   ld nr;   jge 0x40000000 -> ERRNO|ENOSYS              x32 numbers (and negative ones)
 //   a balanced binary search over ranges of numbers with the same action: O(log n)
 //   the action blocks (ret, or the argument checks of a passthrough call with argDeny)
-import { AUDIT_ARCH_X86_64, type ArgDenyRule, type SyscallEntry } from '../syscall-tables/index.js';
+import { AUDIT_ARCH_X86_64, type ArgAllowRule, type ArgDenyRule, type SyscallEntry } from '../syscall-tables/index.js';
 
 export const SECCOMP_RET_KILL_PROCESS = 0x80000000;
 export const SECCOMP_RET_KILL_THREAD = 0x00000000;
@@ -46,6 +46,9 @@ const SECCOMP_DATA_ARGS = 16;
 /** args[i] is little endian on x86_64, so its low 32 bits start at the slot itself. */
 function argLowWordOffset(arg: number): number {
   return SECCOMP_DATA_ARGS + 8 * arg;
+}
+function argHighWordOffset(arg: number): number {
+  return SECCOMP_DATA_ARGS + 8 * arg + 4;
 }
 
 /** Numbers at or above this carry the x32 ABI bit; negative numbers land here too as u32. */
@@ -186,12 +189,18 @@ class Assembler {
 
 type Action =
   | { readonly kind: 'return'; readonly value: number }
-  | { readonly kind: 'check_args'; readonly rules: readonly ArgDenyRule[] };
+  | { readonly kind: 'check_args'; readonly rules: readonly ArgDenyRule[] }
+  | { readonly kind: 'allow_args'; readonly rules: readonly ArgAllowRule[]; readonly otherwise: number };
 
 function actionKey(action: Action): string {
-  return action.kind === 'return'
-    ? `ret:${action.value}`
-    : `args:${action.rules.map((rule) => `${rule.arg}=${rule.value}:${rule.errno}`).join(',')}`;
+  switch (action.kind) {
+    case 'return':
+      return `ret:${action.value}`;
+    case 'check_args':
+      return `args:${action.rules.map((rule) => `${rule.arg}=${rule.value}:${rule.errno}`).join(',')}`;
+    case 'allow_args':
+      return `allow:${action.rules.map((rule) => `${rule.arg}=${rule.value}`).join(',')}:${action.otherwise}`;
+  }
 }
 
 function errnoReturn(errno: number): number {
@@ -204,8 +213,16 @@ function validateErrno(errno: number, what: string): void {
 
 function actionFor(entry: SyscallEntry, trapAction: number): Action {
   switch (entry.disposition) {
-    case 'emulated':
-      return { kind: 'return', value: trapAction };
+    case 'emulated': {
+      if (!entry.argAllow || entry.argAllow.length === 0) return { kind: 'return', value: trapAction };
+      for (const rule of entry.argAllow) {
+        if (!Number.isInteger(rule.arg) || rule.arg < 0 || rule.arg > 5) throw new Error(`seccomp-bpf: ${entry.name}: no argument ${rule.arg}`);
+        if (!Number.isInteger(rule.value) || rule.value < 0 || rule.value > 0xffffffff) {
+          throw new Error(`seccomp-bpf: ${entry.name}: rule value ${rule.value} does not fit 32 bits`);
+        }
+      }
+      return { kind: 'allow_args', rules: entry.argAllow, otherwise: trapAction };
+    }
     case 'denied': {
       if (entry.deniedErrno === undefined) throw new Error(`seccomp-bpf: denied syscall ${entry.name} has no errno`);
       validateErrno(entry.deniedErrno, entry.name);
@@ -291,9 +308,10 @@ export function buildFilter(table: readonly SyscallEntry[], opts: FilterOptions)
   // Action blocks, after all the code that jumps to them (BPF jumps only forward).
   // Argument checks go first: they jump on to plain returns, which come after.
   for (const block of [...actionLabels.values()]) {
-    if (block.action.kind !== 'check_args') continue;
+    if (block.action.kind === 'return') continue;
     asm.place(block.label);
-    emitArgChecks(asm, block.action.rules, labelFor);
+    if (block.action.kind === 'check_args') emitArgChecks(asm, block.action.rules, labelFor);
+    else emitAllowChecks(asm, block.action.rules, block.action.otherwise);
   }
   for (const block of actionLabels.values()) {
     if (block.action.kind !== 'return') continue;
@@ -348,5 +366,26 @@ function emitArgChecks(asm: Assembler, rules: readonly ArgDenyRule[], labelFor: 
     asm.jump(BPF_JEQ, rule.value >>> 0, labelFor({ kind: 'return', value: errnoReturn(rule.errno) }), next);
     asm.place(next);
   }
+  asm.ret(SECCOMP_RET_ALLOW);
+}
+
+/**
+ * Allows the call when one rule's argument equals its value in all 64 bits
+ * (the high word must be 0: values are at most 32 bits); otherwise `otherwise`.
+ */
+function emitAllowChecks(asm: Assembler, rules: readonly ArgAllowRule[], otherwise: number): void {
+  const allow = asm.newLabel();
+  for (const rule of rules) {
+    const highWord = asm.newLabel();
+    const next = asm.newLabel();
+    asm.loadWord(argLowWordOffset(rule.arg));
+    asm.jump(BPF_JEQ, rule.value >>> 0, highWord, next);
+    asm.place(highWord);
+    asm.loadWord(argHighWordOffset(rule.arg));
+    asm.jump(BPF_JEQ, 0, allow, next);
+    asm.place(next);
+  }
+  asm.ret(otherwise);
+  asm.place(allow);
   asm.ret(SECCOMP_RET_ALLOW);
 }

@@ -6,6 +6,7 @@ import { NR_X86_64, SYSCALLS_X86_64 } from './x86_64.generated.js';
 import type { SyscallEntry } from './types.js';
 
 export type {
+  ArgAllowRule,
   ArgDenyRule,
   ArgKind,
   ArgSpec,
@@ -26,6 +27,10 @@ for (const entry of SYSCALLS_X86_64) {
   if (entry.argDeny) for (const rule of entry.argDeny) Object.freeze(rule);
   Object.freeze(entry.args);
   if (entry.argDeny) Object.freeze(entry.argDeny);
+  if (entry.argAllow) {
+    for (const rule of entry.argAllow) Object.freeze(rule);
+    Object.freeze(entry.argAllow);
+  }
   Object.freeze(entry);
 }
 Object.freeze(SYSCALLS_X86_64);

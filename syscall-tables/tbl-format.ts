@@ -6,6 +6,7 @@ import {
   DISPOSITIONS,
   RET_KINDS,
   SYSCALL_FAMILIES,
+  type ArgAllowRule,
   type ArgDenyRule,
   type ArgKind,
   type ArgSpec,
@@ -77,9 +78,25 @@ interface ParsedDisposition {
   readonly disposition: Disposition;
   readonly deniedErrno?: number;
   readonly argDeny?: readonly ArgDenyRule[];
+  readonly argAllow?: readonly ArgAllowRule[];
 }
 
-// emulated | passthrough | passthrough[arg=value:ERRNO,...] | denied:ERRNO
+function parseAllowRules(rulesText: string, args: readonly ArgSpec[], lineNumber: number): ArgAllowRule[] {
+  const rules = rulesText.split(',').map((ruleText): ArgAllowRule => {
+    const rule = /^([A-Za-z_][A-Za-z0-9_]*)=([0-9]+):passthrough$/.exec(ruleText.trim());
+    if (!rule) throw new TblError(lineNumber, `argument rule '${ruleText}' is not arg=value:passthrough`);
+    const [, argName, valueText] = rule as unknown as [string, string, string];
+    const arg = args.findIndex((spec) => spec.name === argName);
+    if (arg < 0) throw new TblError(lineNumber, `argument rule names '${argName}', which is not an argument`);
+    const value = parseInteger(valueText, lineNumber, 'rule value');
+    if (value > 0xffffffff) throw new TblError(lineNumber, `rule value ${valueText} does not fit 32 bits`);
+    return { arg, value };
+  });
+  if (rules.length === 0) throw new TblError(lineNumber, 'empty argument rule list');
+  return rules;
+}
+
+// emulated | emulated[arg=value:passthrough,...] | passthrough | passthrough[arg=value:ERRNO,...] | denied:ERRNO
 function parseDisposition(token: string, args: readonly ArgSpec[], lineNumber: number): ParsedDisposition {
   const match = /^([a-z]+)(?::([A-Z][A-Z0-9]*))?(?:\[([^\]]*)\])?$/.exec(token);
   if (!match) throw new TblError(lineNumber, `disposition '${token}' is malformed`);
@@ -87,10 +104,9 @@ function parseDisposition(token: string, args: readonly ArgSpec[], lineNumber: n
   if (!isOneOf<Disposition>(DISPOSITIONS, word)) throw new TblError(lineNumber, `unknown disposition '${word}'`);
   switch (word) {
     case 'emulated':
-      if (errnoName !== undefined || rulesText !== undefined) {
-        throw new TblError(lineNumber, 'an emulated syscall takes neither an errno nor argument rules');
-      }
-      return { disposition: word };
+      if (errnoName !== undefined) throw new TblError(lineNumber, 'an emulated syscall takes no errno');
+      if (rulesText === undefined) return { disposition: word };
+      return { disposition: word, argAllow: parseAllowRules(rulesText, args, lineNumber) };
     case 'denied':
       if (errnoName === undefined) throw new TblError(lineNumber, 'a denied syscall needs an errno: denied:EPERM');
       if (rulesText !== undefined) throw new TblError(lineNumber, 'argument rules belong to passthrough syscalls');
@@ -148,6 +164,7 @@ export function parseTbl(text: string): SyscallEntry[] {
       disposition: parsed.disposition,
       ...(parsed.deniedErrno !== undefined ? { deniedErrno: parsed.deniedErrno } : {}),
       ...(parsed.argDeny !== undefined ? { argDeny: parsed.argDeny } : {}),
+      ...(parsed.argAllow !== undefined ? { argAllow: parsed.argAllow } : {}),
     });
   }
   return entries;
@@ -169,6 +186,10 @@ function renderEntry(entry: SyscallEntry): string {
   if (entry.argDeny !== undefined) {
     const rules = entry.argDeny.map((rule) => `{ arg: ${rule.arg}, value: 0x${rule.value.toString(16)}, errno: ${rule.errno} }`);
     fields.push(`argDeny: [${rules.join(', ')}]`);
+  }
+  if (entry.argAllow !== undefined) {
+    const rules = entry.argAllow.map((rule) => `{ arg: ${rule.arg}, value: 0x${rule.value.toString(16)} }`);
+    fields.push(`argAllow: [${rules.join(', ')}]`);
   }
   fields.push(`ret: ${quote(entry.ret)}`, `args: [${args}]`);
   return `  { ${fields.join(', ')} },`;

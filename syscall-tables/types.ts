@@ -119,6 +119,16 @@ export interface ArgDenyRule {
   readonly errno: number;
 }
 
+/**
+ * Let an emulated call run natively in the filter itself when args[arg] (all
+ * 64 bits) equals value: sendto with a NULL address moves bytes on a
+ * connected socket, and only a named destination needs the sentry.
+ */
+export interface ArgAllowRule {
+  readonly arg: number;
+  readonly value: number;
+}
+
 export interface SyscallEntry {
   readonly nr: number;
   readonly name: string;
@@ -130,4 +140,6 @@ export interface SyscallEntry {
   readonly deniedErrno?: number;
   /** With 'passthrough': argument values refused in the filter itself. */
   readonly argDeny?: readonly ArgDenyRule[];
+  /** With 'emulated': argument values the filter lets run natively. */
+  readonly argAllow?: readonly ArgAllowRule[];
 }

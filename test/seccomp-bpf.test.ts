@@ -29,6 +29,7 @@ import {
 import { AUDIT_ARCH_X86_64, MAX_SYSCALL_NR, NR, SYSCALLS, type ArgDenyRule, type SyscallEntry } from '../syscall-tables/index.js';
 
 const EPERM = 1;
+const EBADF = 9;
 const ENOTTY = 25;
 const ENOSYS = 38;
 const EHWPOISON = 133; // the trap marker
@@ -231,6 +232,16 @@ describe('the real table on the real kernel', () => {
     // stdin is /dev/null: a request that reaches the kernel answers ENOTTY.
     expect(errnos(probe(realFilter(), calls), calls.length)).toEqual([EPERM, EPERM, EPERM, ENOTTY, ENOTTY]);
     expect(errnos(probe(null, calls.slice(3)), 2)).toEqual([ENOTTY, ENOTTY]);
+  });
+
+  it('runs sendto natively when its address is NULL (all 64 bits) and traps it otherwise', () => {
+    const calls = [
+      call(NR.sendto, -1, '@buf', 1, 0, 0, 0),
+      call(NR.sendto, -1, '@buf', 1, 0, '@buf', 16),
+      call(NR.sendto, -1, '@buf', 1, 0, 1n << 32n, 16),
+    ];
+    // fd -1: a call that reaches the kernel answers EBADF; a trapped one the marker.
+    expect(errnos(probe(realFilter(), calls), calls.length)).toEqual([EBADF, EHWPOISON, EHWPOISON]);
   });
 
   it('strict mode traps everything, getpid included', () => {

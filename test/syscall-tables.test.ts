@@ -159,6 +159,8 @@ describe('policy', () => {
       'getresuid', 'getresgid', 'getgroups', 'setuid', 'setgid', 'setreuid', 'setregid', 'setresuid', 'setresgid',
       'setgroups', 'setfsuid', 'setfsgid', 'capget', 'capset', 'sysinfo', 'prlimit64', 'getrlimit', 'setrlimit',
       'getrandom', 'fcntl', 'prctl', 'personality', 'seccomp',
+      'socket', 'socketpair', 'connect', 'bind', 'sendto', 'sendmsg', 'sendmmsg', 'getsockname', 'getpeername',
+      'setsockopt', 'getsockopt',
     ];
     for (const name of emulated) expect(disposition(name), name).toBe('emulated');
   });
@@ -168,8 +170,8 @@ describe('policy', () => {
       'read', 'write', 'pread64', 'pwrite64', 'readv', 'writev', 'lseek', 'close', 'close_range', 'dup', 'dup3', 'fstat',
       'getdents64', 'mmap', 'mprotect', 'munmap', 'brk', 'rt_sigaction', 'rt_sigprocmask', 'rt_sigreturn', 'ioctl',
       'pipe2', 'poll', 'ppoll', 'epoll_wait', 'epoll_ctl', 'futex', 'futex_waitv', 'futex_wake', 'set_robust_list',
-      'set_tid_address', 'arch_prctl', 'rseq', 'clock_gettime', 'nanosleep', 'getpid', 'gettid', 'socket', 'connect',
-      'sendmsg', 'recvmsg', 'umask', 'sched_yield', 'restart_syscall', 'memfd_create', 'cachestat', 'map_shadow_stack',
+      'set_tid_address', 'arch_prctl', 'rseq', 'clock_gettime', 'nanosleep', 'getpid', 'gettid', 'listen', 'accept4',
+      'recvfrom', 'recvmsg', 'umask', 'sched_yield', 'restart_syscall', 'memfd_create', 'cachestat', 'map_shadow_stack',
       'landlock_create_ruleset', 'mseal', 'fsetxattr', 'io_submit', 'shmget', 'mq_open',
     ];
     for (const name of passthrough) expect(disposition(name), name).toBe('passthrough');

@@ -7,6 +7,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsvisor::InitFdPass(env, exports);
   tsvisor::InitFsOps(env, exports);
   tsvisor::InitPtrace(env, exports);
+  tsvisor::InitNet(env, exports);
   return exports;
 }
 

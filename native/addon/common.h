@@ -25,5 +25,6 @@ void InitMemory(Napi::Env env, Napi::Object exports);
 void InitFdPass(Napi::Env env, Napi::Object exports);
 void InitFsOps(Napi::Env env, Napi::Object exports);
 void InitPtrace(Napi::Env env, Napi::Object exports);
+void InitNet(Napi::Env env, Napi::Object exports);
 
 }  // namespace tsvisor

@@ -7,6 +7,7 @@ import type { HostView } from '../vfs/lookup.js';
 import type { MemoryLimit } from './cgroup.js';
 import type { FsIdentity } from '../../gofer/protocol.js';
 import { TaskTable, type Task } from './task.js';
+import type { NetStack } from '../net/stack.js';
 
 /** The sandbox's UTS namespace, as uname(2) reports it. */
 export interface Uts {
@@ -35,6 +36,8 @@ export class Kernel {
   current: Task | null = null;
   /** Set for the length of one check that runs as other ids than the task's (access(2)). */
   private identityOverride: FsIdentity | null = null;
+  /** The socket subsystem (sentry/net/); null where a kernel is built without one (unit tests). */
+  net: NetStack | null = null;
   /** Scratch buffer for small copies to and from task memory (never kept across calls). */
   readonly scratch = new Uint8Array(4096);
 

@@ -16,6 +16,7 @@ import { xattrHandlers } from './xattr.js';
 import { notifyHandlers } from './notify.js';
 import { fsinfoHandlers } from './fsinfo.js';
 import { fshandleHandlers } from './fshandle.js';
+import { netHandlers } from './net.js';
 import { CONTINUE, REPLIED, RESULT_LATER, type HandlerTable, type SyscallHandler, type SyscallReturn } from './types.js';
 import type { TraceToken, Tracer } from '../trace.js';
 
@@ -31,6 +32,7 @@ export const HANDLERS: HandlerTable = {
   ...notifyHandlers,
   ...fsinfoHandlers,
   ...fshandleHandlers,
+  ...netHandlers,
 };
 
 export interface DispatcherOptions {
