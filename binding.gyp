@@ -8,7 +8,8 @@
         "native/addon/memory.cc",
         "native/addon/fdpass.cc",
         "native/addon/fsops.cc",
-        "native/addon/ptrace.cc"
+        "native/addon/ptrace.cc",
+        "native/addon/net.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
@@ -23,7 +24,8 @@
         "native/launcher/gofer_root.c",
         "native/launcher/mounts.c",
         "native/launcher/util.c",
-        "native/launcher/terminal.c"
+        "native/launcher/terminal.c",
+        "native/launcher/exec_helper.c"
       ],
       "cflags": ["-O2", "-Wall", "-std=gnu11"]
     }

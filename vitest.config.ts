@@ -18,6 +18,7 @@ const ONCE = [
   'test/gofer.test.ts',
   'test/mount-resolution.test.ts',
   'test/mountinfo.test.ts',
+  'test/net-policy.test.ts',
   'test/oci-cli.test.ts',
   'test/oci-lifecycle.test.ts',
   'test/oci-spec.test.ts',

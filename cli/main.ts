@@ -4,6 +4,7 @@
 import { compatCommand, COMPAT_USAGE } from './compat.js';
 import { doCommand, DO_USAGE } from './do.js';
 import { featuresCommand, FEATURES_USAGE, specCommand, SPEC_USAGE } from './oci/commands.js';
+import { isOciInvocation, ociMain, OCI_USAGE } from './oci/runtime.js';
 import { CommandError, UsageError } from './usage.js';
 
 const USAGE = `usage: tsvisor <command> [options]
@@ -21,9 +22,13 @@ ${COMPAT_USAGE}
 
 ${SPEC_USAGE}
 
-${FEATURES_USAGE}`;
+${FEATURES_USAGE}
+
+${OCI_USAGE}`;
 
 async function main(argv: readonly string[]): Promise<number> {
+  // runc's command line: global flags first, or a lifecycle command (cli/oci/runtime.ts).
+  if (isOciInvocation(argv)) return ociMain(argv);
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'do':

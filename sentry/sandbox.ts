@@ -3,6 +3,7 @@
 // start the sandbox's first process once the gofer answers, and take it all
 // down together. If any part dies, the rest is killed: an app never runs on
 // without its sentry and gofer.
+import type { NetSettings } from './net/settings.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -57,6 +58,8 @@ export interface SandboxOptions {
   /** Mounted over the root in this order (a later one may go inside an earlier one). */
   readonly mounts?: readonly ExtraMount[];
   readonly network: 'none' | 'host';
+  /** Egress rules and raw sockets (tsvisor do --net-allow, --net-deny, --net-raw); default: none, refused. */
+  readonly net?: NetSettings;
   readonly argv: readonly string[];
   readonly env: NodeJS.ProcessEnv;
   /** Working directory inside the sandbox ("/" where it does not exist there). */
@@ -80,6 +83,32 @@ export interface SandboxOptions {
    * seccomp where the kernel has user notification, else ptrace.
    */
   readonly platform?: PlatformName;
+  /** What `tsvisor create`'s daemon adds to the sandbox's life (cli/oci/daemon.ts); absent for `tsvisor do`. */
+  readonly oci?: OciSandboxHooks;
+}
+
+/** The OCI runtime's additions: more launcher options, and callbacks at the points it must act. */
+export interface OciSandboxHooks {
+  /** More `launcher app` options (before `--`); the fds they name are launcherFds, passed at 4, 5, ... in order. */
+  readonly launcherArgs: readonly string[];
+  readonly launcherFds: readonly number[];
+  /** cgroup.procs files of cgroups the caller made (freezer, cpu): the launcher joins them too. */
+  readonly cgroupProcs: readonly string[];
+  readonly hostname?: string;
+  /** With terminal: the caller takes the sandbox's pty (for the console socket) instead of a relay to our stdin. */
+  takePty?(pty: SandboxPty): void;
+  /** The sandbox's processes exist (the program waits at its start gate, if it has one). */
+  onRunning?(info: RunningSandbox): void;
+}
+
+export interface RunningSandbox {
+  /** Host pids: the sandbox's init (its pid 1), the program's process, the launcher outside. */
+  readonly initPid: number;
+  readonly programPid: number;
+  readonly launcherPid: number;
+  /** The cgroups runSandbox made (memoryLimit, pidsLimit), removed at its end. */
+  readonly memoryCgroup?: string;
+  readonly pidsCgroup?: string;
 }
 
 export interface SandboxResult {
@@ -138,8 +167,8 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   const platform = choosePlatform(opts.platform);
   // process.stdin only in terminal mode: making the stream of a pipe sets it
   // O_NONBLOCK, and the program shares that open file when it inherits stdin.
-  const hostTerminal = opts.terminal ? process.stdin : null;
-  if (opts.terminal && !(hostTerminal instanceof tty.ReadStream)) throw new SandboxError('a terminal for the sandbox needs stdin to be a terminal');
+  const hostTerminal = opts.terminal && !opts.oci?.takePty ? process.stdin : null;
+  if (opts.terminal && !opts.oci?.takePty && !(hostTerminal instanceof tty.ReadStream)) throw new SandboxError('a terminal for the sandbox needs stdin to be a terminal');
   removeStaleStates();
   // A cgroup is named after its sandbox's state folder: once that is gone, so is the sandbox.
   removeStaleCgroups((id) => fs.existsSync(STATE_PREFIX + id));
@@ -194,9 +223,11 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     goferReadyFd: readySentrySide,
     filter: new Uint8Array(filter),
     strace: opts.strace,
+    net: opts.net ?? { allow: [], deny: [], rawSockets: false },
     withInit: opts.withInit,
     memoryLimit: cgroups?.memory ?? null,
     platform,
+    ...(opts.oci?.hostname !== undefined ? { hostname: opts.oci.hostname } : {}),
   };
   const worker = new Worker(WORKER_PATH, { workerData });
 
@@ -225,7 +256,16 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     worker.on('message', (m: SentryMessage) => {
       if (m.type === 'gofer-ready') {
         let terminalArgs: string[] = [];
-        if (opts.terminal && hostTerminal instanceof tty.ReadStream) {
+        if (opts.terminal && opts.oci?.takePty) {
+          try {
+            const pty = receivePty(ptySentrySide, 5000);
+            opts.oci.takePty(pty);
+            terminalArgs = ['--terminal', pty.name];
+          } catch (err) {
+            killApp(err instanceof Error ? err.message : String(err));
+            return;
+          }
+        } else if (opts.terminal && hostTerminal instanceof tty.ReadStream) {
           let pty: SandboxPty | null = null;
           try {
             // Sent before the tree was ready, so it is there already; the wait is a hang guard.
@@ -244,14 +284,21 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
           'app', '--mntns-of', String(gofer.pid), '--root', merged, '--cwd', opts.cwd,
           '--net', opts.network, '--init', opts.withInit ? 'yes' : 'no', '--platform', platform,
           // With --memory or --pids-limit the launcher enters the cgroups before it clones pid 1.
-          ...(cgroups?.procsFiles ?? []).flatMap((f) => ['--cgroup-procs', f]), ...terminalArgs, '--', ...opts.argv,
-        ], { stdio: ['inherit', 'inherit', 'inherit', controlLauncherSide], env: opts.env });
+          ...(cgroups?.procsFiles ?? []).flatMap((f) => ['--cgroup-procs', f]), ...terminalArgs,
+          ...ociLauncherArgs(opts.oci), '--', ...opts.argv,
+        ], { stdio: ['inherit', 'inherit', 'inherit', controlLauncherSide, ...(opts.oci?.launcherFds ?? [])], env: opts.env });
         native.close(controlLauncherSide);
         app.on('error', (err) => {
           failure ??= `cannot start the launcher: ${err.message}`;
           settleStatus(null);
         });
         app.on('exit', (code, signal) => settleStatus(exitStatus(code, signal)));
+      } else if (m.type === 'running' && app?.pid !== undefined) {
+        opts.oci?.onRunning?.({
+          initPid: m.hostPid, programPid: m.programHostPid, launcherPid: app.pid,
+          ...(cgroups?.dir('memory') ? { memoryCgroup: cgroups.dir('memory') } : {}),
+          ...(cgroups?.dir('pids') ? { pidsCgroup: cgroups.dir('pids') } : {}),
+        });
       } else if (m.type === 'fatal') {
         killApp(`sentry: ${m.message}`);
       } else if (m.type === 'done') {
@@ -323,6 +370,16 @@ function makeUpperDir(state: string, overlay: OverlayMode | undefined): string |
   }
   fs.writeFileSync(path.join(state, UPPER_NOTE), dir);
   return dir;
+}
+
+/** The app launcher's options an OCI container adds (see native/launcher/launcher.h). */
+function ociLauncherArgs(oci: OciSandboxHooks | undefined): string[] {
+  if (!oci) return [];
+  return [
+    ...oci.cgroupProcs.flatMap((f) => ['--cgroup-procs', f]),
+    ...(oci.hostname ? ['--hostname', oci.hostname] : []),
+    ...oci.launcherArgs,
+  ];
 }
 
 /** The launcher's argv for one extra mount (see native/launcher/launcher.h). */

@@ -23,6 +23,9 @@ import { Dispatcher } from './syscalls/dispatch.js';
 import { Tracer } from './trace.js';
 import { HostView } from './vfs/lookup.js';
 import { makeLogger } from './log.js';
+import { NetPolicy } from './net/policy.js';
+import { NetStack } from './net/stack.js';
+import type { NetSettings } from './net/settings.js';
 
 export interface SentryWorkerData {
   readonly controlFd: number;
@@ -39,12 +42,16 @@ export interface SentryWorkerData {
   readonly memoryLimit: MemoryLimit | null;
   /** How syscalls are trapped; the filter's trap action must match. */
   readonly platform: PlatformName;
+  /** The sandbox's hostname (an OCI spec's), else the host's. */
+  readonly hostname?: string;
+  /** The network policy (sentry/net/); none given: no rules, no raw sockets. */
+  readonly net?: NetSettings;
 }
 
 /** Messages the worker posts to the main thread. */
 export type SentryMessage =
   | { readonly type: 'gofer-ready' }
-  | { readonly type: 'running'; readonly hostPid: number }
+  | { readonly type: 'running'; readonly hostPid: number; readonly programHostPid: number }
   | { readonly type: 'done'; readonly counts: Record<string, number> }
   | { readonly type: 'fatal'; readonly message: string };
 
@@ -72,7 +79,7 @@ function main(data: SentryWorkerData): void {
 
   const sandbox = takeOverSandbox(data.controlFd, data.filter, data.withInit, data.platform);
   native.close(data.controlFd);
-  post({ type: 'running', hostPid: sandbox.hostPid });
+  post({ type: 'running', hostPid: sandbox.hostPid, programHostPid: sandbox.programHostPid });
 
   const loop: PlatformLoop = data.platform === 'ptrace' ? new PtraceLoop(log) : new SeccompNotifyLoop(sandbox.listenerFd);
   // Every mount of the tree the gofer serves, as the sandbox's first process
@@ -80,13 +87,19 @@ function main(data: SentryWorkerData): void {
   const mounts = goferMountTable(gofer, readSandboxMountInfo(sandbox.procRootFd), '/', [PROC_POINT]);
   const hostView = new HostView(data.goferRoot);
   const kernel = new Kernel(loop.memory, mounts, log, sandbox.hostPid, hostView, data.memoryLimit);
+  if (data.hostname !== undefined) kernel.uts.nodename = data.hostname;
   // The gofer checks nothing itself: it takes the trapping task's credentials
   // and lets the host kernel decide (gofer/identity.ts).
   gofer.actAs(() => kernel.fsIdentity());
   mounts.add({ point: PROC_POINT, fs: new ProcFs(sandbox.procRootFd, kernel.tasks, data.withInit ? 1 : null, hostView, kernel.memoryLimit, tracedStops(loop, sandbox.hostPid)), readOnly: false, source: 'proc' });
   const tracer = data.strace ? new Tracer(loop.memory, (line) => fs.writeSync(2, line)) : undefined;
   const dispatcher = new Dispatcher(kernel, tracer ? { tracer } : {});
-  loop.run((trap) => dispatcher.handle(trap), () => -1, (tid, value) => dispatcher.result(tid, value));
+  const policy = NetPolicy.fromTexts(data.net?.allow ?? [], data.net?.deny ?? []);
+  if (typeof policy === 'string') throw new Error(policy);
+  const net = new NetStack(gofer, { policy, rawSockets: data.net?.rawSockets ?? false }, log);
+  kernel.net = net;
+  // Between batches: socket calls parked until they can go on (sentry/net/pending.ts).
+  loop.run((trap) => dispatcher.handle(trap), () => net.onIdle(), (tid, value) => dispatcher.result(tid, value));
 
   const counts: Record<string, number> = {};
   for (const s of SYSCALLS) {

@@ -362,8 +362,9 @@ export interface Device {
 export interface Personality { domain: 'LINUX'; flags: string[] }
 
 /** The OCI state, as `tsvisor state` prints it. */
-export type Status = 'creating' | 'created' | 'running' | 'stopped';
-export const STATUSES: readonly Status[] = ['creating', 'created', 'running', 'stopped'];
+/** runc's set: the spec's four, and paused (a frozen container, as runc reports it). */
+export type Status = 'creating' | 'created' | 'running' | 'stopped' | 'paused';
+export const STATUSES: readonly Status[] = ['creating', 'created', 'running', 'stopped', 'paused'];
 export interface State {
   ociVersion: string;
   id: string;
@@ -591,6 +592,16 @@ function readProcess(v: unknown, p: string): Process {
   setIfDefined(process, 'apparmorProfile', opt(o, p, 'apparmorProfile', str));
   setIfDefined(process, 'selinuxLabel', opt(o, p, 'selinuxLabel', str));
   return process;
+}
+
+/** Reads a process object alone (`tsvisor exec --process FILE`), naming bad fields from `process`. */
+export function parseProcess(json: unknown): Process | SpecError {
+  try {
+    return readProcess(json, 'process');
+  } catch (e) {
+    if (e instanceof Refusal) return e.error;
+    throw e;
+  }
 }
 
 function readEnv(v: unknown, p: string): string {

@@ -61,6 +61,24 @@ export interface ContainerRecord {
    * reused by another process after the sandbox died is not taken for it.
    */
   sandboxStartTime?: number;
+  /** Host pids of the sandbox's init (its pid 1) and of the program's process, with the program's start time. */
+  initPid?: number;
+  programPid?: number;
+  programStartTime?: number;
+  /** The program's exit status (128 + signal when killed), once stopped. */
+  exitStatus?: number;
+  /** The container's cgroups by controller, all made by tsvisor (see ociCgroupDir). */
+  cgroups?: Partial<Record<CgroupController, string>>;
+}
+
+/** The controllers a container may have a cgroup of. */
+export const CGROUP_CONTROLLERS = ['memory', 'pids', 'freezer', 'cpu'] as const;
+export type CgroupController = (typeof CGROUP_CONTROLLERS)[number];
+
+/** Only a cgroup below <controller>/tsvisor/ is one tsvisor made: nothing else is ever written or removed. */
+export function isTsvisorCgroup(controller: CgroupController, dir: string): boolean {
+  const parent = `/sys/fs/cgroup/${controller}/tsvisor/`;
+  return dir.startsWith(parent) && !dir.slice(parent.length).includes('/') && !dir.endsWith('/..') && dir.length > parent.length;
 }
 
 export class StateDir {
@@ -281,13 +299,28 @@ function parseRecord(text: string, id: string): ContainerRecord | SpecError {
   if (state.id !== id) return new SpecError('state.id', `'${state.id}' is not the folder's id '${id}'`);
   if (typeof o.created !== 'string') return new SpecError('created', 'not a string');
   const rec: ContainerRecord = { state, created: o.created };
-  for (const k of ['sandboxPid', 'sandboxStartTime'] as const) {
+  const cgroups = parseCgroups(o.cgroups);
+  if (cgroups instanceof SpecError) return cgroups;
+  if (cgroups !== undefined) rec.cgroups = cgroups;
+  for (const k of ['sandboxPid', 'sandboxStartTime', 'initPid', 'programPid', 'programStartTime', 'exitStatus'] as const) {
     const v = o[k];
     if (v === undefined) continue;
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return new SpecError(k, 'not a non-negative integer');
     rec[k] = v;
   }
   return rec;
+}
+
+function parseCgroups(v: unknown): ContainerRecord['cgroups'] | SpecError {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return new SpecError('cgroups', 'not an object');
+  const out: Partial<Record<CgroupController, string>> = {};
+  for (const [k, dir] of Object.entries(v)) {
+    const c = CGROUP_CONTROLLERS.find((x) => x === k);
+    if (c === undefined || typeof dir !== 'string' || !isTsvisorCgroup(c, dir)) return new SpecError(`cgroups.${k}`, 'not a cgroup tsvisor made');
+    out[c] = dir;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------

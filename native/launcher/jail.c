@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
@@ -56,12 +57,23 @@ struct jail_opts {
   int with_init;
   /* --platform ptrace: the filter traps with SECCOMP_RET_TRACE and makes no listener. */
   int traced;
+  /* OCI: the exec helper's sockets, the start gate, the program's ids (-1: none). */
+  int exec_fd, exec_report_fd, start_fd;
+  const char *user;
   char **argv;
 };
+
+static int fd_arg(const char *v) {
+  char *end;
+  long fd = strtol(v, &end, 10);
+  if (!*v || *end || fd <= CONTROL_FD || fd > 1 << 20) die("not an fd number above %d: %s", CONTROL_FD, v);
+  return (int)fd;
+}
 
 static void parse(int argc, char **argv, struct jail_opts *o) {
   memset(o, 0, sizeof *o);
   o->new_net = 1;
+  o->exec_fd = o->exec_report_fd = o->start_fd = -1;
   int i = 1;
   for (; i < argc; i++) {
     if (strcmp(argv[i], "--") == 0) { i++; break; }
@@ -71,6 +83,10 @@ static void parse(int argc, char **argv, struct jail_opts *o) {
     else if (strcmp(argv[i - 1], "--root") == 0) o->root = v;
     else if (strcmp(argv[i - 1], "--cwd") == 0) o->cwd = v;
     else if (strcmp(argv[i - 1], "--hostname") == 0) o->hostname = v;
+    else if (strcmp(argv[i - 1], "--exec-fd") == 0) o->exec_fd = fd_arg(v);
+    else if (strcmp(argv[i - 1], "--exec-report-fd") == 0) o->exec_report_fd = fd_arg(v);
+    else if (strcmp(argv[i - 1], "--start-fd") == 0) o->start_fd = fd_arg(v);
+    else if (strcmp(argv[i - 1], "--user") == 0) o->user = v;
     else if (strcmp(argv[i - 1], "--terminal") == 0) {
       if (strncmp(v, "/dev/pts/", 9) != 0 || !v[9] || strspn(v + 9, "0123456789") != strlen(v + 9))
         die("--terminal must be /dev/pts/N, not %s", v);
@@ -154,6 +170,39 @@ static void enter_root(const struct jail_opts *o) {
   if (o->cwd && chdir(o->cwd) < 0 && chdir("/") < 0) die_errno("chdir /");
 }
 
+/* --user UID:GID[:G1,G2...]: the program's ids, set after the exec helper
+ * (which stays root) left. Under the filter: the sentry sees them. */
+static void set_user(const char *spec) {
+  char *end;
+  unsigned long uid = strtoul(spec, &end, 10);
+  if (*end != ':') die("--user %s: expected UID:GID[:GROUPS]", spec);
+  unsigned long gid = strtoul(end + 1, &end, 10);
+  gid_t groups[64];
+  size_t n = 0;
+  while (*end == ':' || *end == ',') {
+    if (n == 64) die("--user %s: too many groups", spec);
+    groups[n++] = (gid_t)strtoul(end + 1, &end, 10);
+  }
+  if (*end) die("--user %s: expected UID:GID[:GROUPS]", spec);
+  if (setgroups(n, groups) < 0) die_errno("setgroups");
+  if (setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) < 0) die_errno("setgid %lu", gid);
+  if (setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) < 0) die_errno("setuid %lu", uid);
+}
+
+/* OCI: between the sentry's GOGO and the exec. The exec helper forks from
+ * here (under the filter, still root); the program waits for `start`. */
+static void before_exec(const struct jail_opts *o) {
+  if (o->exec_fd >= 0) start_exec_helper(o->exec_fd, o->exec_report_fd);
+  if (o->user) set_user(o->user);
+  if (o->start_fd < 0) return;
+  char go;
+  ssize_t n;
+  do n = read(o->start_fd, &go, 1);
+  while (n < 0 && errno == EINTR);
+  /* EOF: tsvisor went away (or the container is deleted) before start. */
+  if (n != 1) _exit(LAUNCHER_FAIL);
+}
+
 static __attribute__((noreturn)) void exec_program(const struct jail_opts *o) {
   execvp(o->argv[0], o->argv);
   int err = errno;
@@ -180,6 +229,7 @@ static void install_filter_and_exec(const struct jail_opts *o) {
     char go[8];
     control_recv("GOGO", go, sizeof go);
     if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) die_errno("seccomp(SECCOMP_SET_MODE_FILTER)");
+    before_exec(o);
     syscall(SYS_close_range, 3, ~0U, 0);
     exec_program(o);
   }
@@ -203,6 +253,7 @@ static void install_filter_and_exec(const struct jail_opts *o) {
   char go[8];
   control_recv("GOGO", go, sizeof go);
   close(listener);
+  before_exec(o);
   /* Only stdio crosses into the program. */
   syscall(SYS_close_range, 3, ~0U, 0);
   exec_program(o);
@@ -229,21 +280,29 @@ void remember_arg_area(int argc, char **argv) {
   arg_area_len = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) - argv[0]);
 }
 
-static void rename_as_init(void) {
-  static const char name[] = "tsvisor-init";
+void rename_process(const char *name) {
+  size_t size = strlen(name) + 1;
   if (prctl(PR_SET_NAME, name) < 0) die_errno("prctl(PR_SET_NAME)");
-  if (arg_area_len < sizeof name) return;
+  if (arg_area_len < size) return;
   memset(arg_area, 0, arg_area_len + 1);
-  memcpy(arg_area, name, sizeof name);
+  memcpy(arg_area, name, size);
   /* A last byte that is not NUL makes /proc/1/cmdline end at the first NUL
    * (the kernel's setproctitle() rule), not run on over the zeroed rest. */
   arg_area[arg_area_len] = ' ';
 }
 
-static __attribute__((noreturn)) void run_init(pid_t app) {
+/* The OCI fds belong to the program's process and the exec helper only. */
+static void close_oci_fds(const struct jail_opts *o) {
+  if (o->exec_fd >= 0) close(o->exec_fd);
+  if (o->exec_report_fd >= 0) close(o->exec_report_fd);
+  if (o->start_fd >= 0) close(o->start_fd);
+}
+
+static __attribute__((noreturn)) void run_init(pid_t app, const struct jail_opts *o) {
   init_app_pid = app;
   close(CONTROL_FD);
-  rename_as_init();
+  close_oci_fds(o);
+  rename_process("tsvisor-init");
   /* Not dumpable: its memory and fds are out of the program's reach even
    * though both are root in the sandbox's user namespace. */
   if (prctl(PR_SET_DUMPABLE, 0) < 0) die_errno("prctl(PR_SET_DUMPABLE)");
@@ -281,7 +340,7 @@ static void child_main(const struct jail_opts *o, int sync_read) {
   if (o->with_init) {
     pid_t app = fork();
     if (app < 0) die_errno("fork the program");
-    if (app > 0) run_init(app);
+    if (app > 0) run_init(app, o);
   }
   install_filter_and_exec(o);
 }
@@ -321,6 +380,7 @@ int jail_main(int argc, char **argv) {
   }
   close(sync_pipe[0]);
   child_pid = pid;
+  close_oci_fds(&o);
 
   /* Root inside is root outside for file ownership (the image's files keep
    * their owners) but holds capabilities only over its own namespaces. */

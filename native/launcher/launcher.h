@@ -21,6 +21,9 @@
  *       (with --platform ptrace: lets the sentry trace it instead).
  *       With --terminal the program gets a session of its own with that
  *       terminal (a path in the sandbox) as its controlling terminal and stdio.
+ *       OCI (tsvisor create): --exec-fd N --exec-report-fd M start the exec
+ *       helper (exec_helper.c); --user UID:GID[:G,...] sets the program's ids;
+ *       --start-fd N holds the program before its exec until a byte arrives.
  *
  * Exit status 125 means the launcher itself failed (the message says why).
  */
@@ -57,7 +60,12 @@ void apply_mounts(const char *merged, const struct mount_req *mounts, int n, int
 void make_console_pty(const char *dev_dir, int sock);
 void take_terminal(const char *path);
 
+/* exec_helper.c: the OCI exec helper, forked by the program's process before it execs. */
+void start_exec_helper(int sock, int report);
+
 int gofer_root_main(int argc, char **argv);
 int jail_main(int argc, char **argv);
 /* The whole command line (main's argc/argv), which the sandbox's init overwrites with its name. */
 void remember_arg_area(int argc, char **argv);
+/* Names the process (comm and command line), hiding the launcher's host paths. */
+void rename_process(const char *name);
