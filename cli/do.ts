@@ -2,6 +2,8 @@
 // sandbox. The root is the host's / (or --rootfs), seen read-only under a
 // writable layer that is thrown away at exit.
 import { parseNetRule } from '../sentry/net/policy.js';
+import { parsePublish } from '../sentry/net/publish.js';
+import type { PortRule } from '../sentry/net/nft.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import tty from 'node:tty';
@@ -15,7 +17,8 @@ import {
 } from '../sentry/kernel/cgroup.js';
 
 export const DO_USAGE = `usage: tsvisor do [--rootfs DIR] [--overlay MODE] [--bind SRC:DST[:ro]]... [--tmpfs DST[:OPTS]]...
-                  [--memory SIZE] [--pids-limit N] [--network none|host] [--platform seccomp|ptrace]
+                  [--memory SIZE] [--pids-limit N] [--network none|host|sandbox] [--platform seccomp|ptrace]
+                  [-p [HOSTIP:]HOSTPORT:PORT[/tcp|/udp]]...
                   [--net-allow CIDR[:PORTS]]... [--net-deny CIDR[:PORTS]]... [--net-raw]
                   [--strace] [--strict] [--stats] [--tty|--no-tty] -- CMD [ARGS...]
 
@@ -37,11 +40,21 @@ export const DO_USAGE = `usage: tsvisor do [--rootfs DIR] [--overlay MODE] [--bi
                      default ${DEFAULT_PIDS_LIMIT} where the host has the cgroup v1 pids controller
   --network MODE     none: loopback only, in the sandbox's own network namespace (default)
                      host: the host's network
+                     sandbox: a network namespace of the sandbox's own joined to the host's by a
+                     veth pair with NAT (an address in 100.96.0.0/16); turns on the host's
+                     IPv4 forwarding (net.ipv4.ip_forward, machine-wide) if it is off, and says so
+  -p, --publish [HOSTIP:]HOSTPORT:PORT[/tcp|/udp]
+                     with --network sandbox: the sandbox's PORT reached at the host's HOSTPORT
+                     (on HOSTIP only, if given), from other machines and from the host itself
+                     (in every mode /etc/resolv.conf, /etc/hosts and /etc/hostname are the
+                     sandbox's own copies, made by tsvisor, unless --bind covers them; none: no
+                     nameservers)
   --net-allow CIDR[:PORTS], --net-deny CIDR[:PORTS]
                      egress policy, checked by the sentry at connect and at every send to an
                      address: a destination a deny rule matches, or (with allow rules) no
                      allow rule matches, is refused (connect: ECONNREFUSED; send: EPERM) and
-                     logged. CIDR: 10.0.0.0/8, 1.2.3.4, ::1, [fd00::/8]:443; PORTS: 80,
+                     logged; with --network none or sandbox, the same rules are nftables rules
+                     in the sandbox's network namespace too. CIDR: 10.0.0.0/8, 1.2.3.4, ::1, [fd00::/8]:443; PORTS: 80,
                      8000-8100, or a comma list of those
   --net-raw          allow raw IP and packet sockets to tasks holding CAP_NET_RAW (default: EPERM)
   --platform NAME    how syscalls are trapped: seccomp (user notification; the default where
@@ -59,7 +72,9 @@ export interface DoOptions {
   rootfs: string;
   overlay: OverlayMode;
   mounts: ExtraMount[];
-  network: 'none' | 'host';
+  network: 'none' | 'host' | 'sandbox';
+  /** -p / --publish, parsed. */
+  publish: PortRule[];
   strace: boolean;
   strict: boolean;
   stats: boolean;
@@ -81,7 +96,7 @@ export interface DoOptions {
 export function parseDoArgs(args: readonly string[]): DoOptions {
   const o: DoOptions = {
     rootfs: '/', overlay: { kind: 'memory' }, mounts: [], network: 'none', strace: false, strict: false, stats: false, memory: null, pidsLimit: 'default', tty: 'auto', platform: null, argv: [],
-    netAllow: [], netDeny: [], netRaw: false,
+    netAllow: [], netDeny: [], netRaw: false, publish: [],
   };
   let i = 0;
   for (; i < args.length; i++) {
@@ -103,7 +118,7 @@ export function parseDoArgs(args: readonly string[]): DoOptions {
       case '--tmpfs': o.mounts.push(parseTmpfs(value())); break;
       case '--network': {
         const v = value();
-        if (v !== 'none' && v !== 'host') throw new UsageError(`--network must be none or host, not '${v}'`);
+        if (v !== 'none' && v !== 'host' && v !== 'sandbox') throw new UsageError(`--network must be none, host or sandbox, not '${v}'`);
         o.network = v;
         break;
       }
@@ -116,6 +131,8 @@ export function parseDoArgs(args: readonly string[]): DoOptions {
       case '--net-allow': o.netAllow.push(netRule(flag, value())); break;
       case '--net-deny': o.netDeny.push(netRule(flag, value())); break;
       case '--net-raw': o.netRaw = true; break;
+      case '-p':
+      case '--publish': o.publish.push(publishRule(flag, value())); break;
       case '--strace': o.strace = true; break;
       case '--strict': o.strict = true; break;
       case '--stats': o.stats = true; break;
@@ -132,6 +149,12 @@ export function parseDoArgs(args: readonly string[]): DoOptions {
   }
   o.argv = args.slice(i);
   return validated(o);
+}
+
+function publishRule(flag: string, text: string): PortRule {
+  const r = parsePublish(text);
+  if (typeof r === 'string') throw new UsageError(`${flag} ${text}: ${r}`);
+  return r;
 }
 
 function netRule(flag: string, text: string): string {
@@ -171,6 +194,7 @@ function effectivePidsLimit(o: DoOptions): number | null {
 
 function validated(o: DoOptions): DoOptions {
   if (o.argv.length === 0) throw new UsageError('no command given');
+  if (o.publish.length > 0 && o.network !== 'sandbox') throw new UsageError('-p needs --network sandbox (none has no way in; host: the program binds host ports itself)');
   const root = path.resolve(o.rootfs);
   let st: fs.Stats;
   try {
@@ -285,6 +309,7 @@ export async function doCommand(args: readonly string[]): Promise<number> {
   try {
     const result = await runSandbox({
       rootfs: o.rootfs, overlay: o.overlay, mounts: o.mounts, network: o.network, argv: o.argv, env: process.env, cwd,
+      publish: o.publish, etcFiles: true,
       strace: o.strace, strict: o.strict, withInit: true, terminal,
       net: { allow: o.netAllow, deny: o.netDeny, rawSockets: o.netRaw },
       ...(o.memory !== null ? { memoryLimit: o.memory } : {}),

@@ -20,6 +20,11 @@ import { SYSCALLS } from '../syscall-tables/index.js';
 import type { SentryMessage, SentryWorkerData } from './worker.js';
 import { receivePty, TerminalError, TerminalRelay, type SandboxPty } from './terminal.js';
 import { CgroupError, SandboxCgroups, removeStaleCgroups } from './kernel/cgroup.js';
+import { NetPolicy } from './net/policy.js';
+import { NetworkSetupError, SandboxNetwork } from './net/modes.js';
+import { writeEtcFiles } from './net/etc-files.js';
+import type { PortRule } from './net/nft.js';
+import type { Readable, Writable } from 'node:stream';
 
 /**
  * Where the root's writes go (gVisor's --overlay2): memory, a tmpfs upper
@@ -57,7 +62,20 @@ export interface SandboxOptions {
   readonly overlay?: OverlayMode;
   /** Mounted over the root in this order (a later one may go inside an earlier one). */
   readonly mounts?: readonly ExtraMount[];
-  readonly network: 'none' | 'host';
+  /**
+   * none: the sandbox's own namespace, loopback only; host: the host's;
+   * sandbox: its own namespace with a veth pair and NAT to the host's
+   * network (sentry/net/modes.ts).
+   */
+  readonly network: 'none' | 'host' | 'sandbox';
+  /** Ports published from the host into the sandbox (network sandbox only). */
+  readonly publish?: readonly PortRule[];
+  /**
+   * Bind tsvisor's own /etc/resolv.conf, /etc/hosts and /etc/hostname
+   * (the sandbox's copies) over the root's (sentry/net/etc-files.ts), except where
+   * mounts cover them (tsvisor do); default: the root's files.
+   */
+  readonly etcFiles?: boolean;
   /** Egress rules and raw sockets (tsvisor do --net-allow, --net-deny, --net-raw); default: none, refused. */
   readonly net?: NetSettings;
   readonly argv: readonly string[];
@@ -193,6 +211,18 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     fs.rmSync(state, { recursive: true, force: true });
     throw err;
   }
+  const stateId = path.basename(state).slice(path.basename(STATE_PREFIX).length);
+  let network: SandboxNetwork;
+  let mounts: readonly ExtraMount[];
+  try {
+    network = await prepareNetwork(opts, stateId);
+    mounts = opts.etcFiles ? [...etcMounts(opts, state, network.sandboxIp), ...(opts.mounts ?? [])] : (opts.mounts ?? []);
+  } catch (err) {
+    if (upperDir) fs.rmSync(upperDir, { recursive: true, force: true });
+    if (cgroups) await cgroups.remove();
+    fs.rmSync(state, { recursive: true, force: true });
+    throw err;
+  }
   const merged = path.join(state, 'merged');
   const [goferSentrySide, goferSide] = socketPair();
   const [readySentrySide, readyGoferSide] = socketPair();
@@ -204,7 +234,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   const gofer = spawn(LAUNCHER_PATH, [
     'gofer', '--lower', opts.rootfs, '--state', state, '--ready-fd', '4', ...ttyArgs,
     '--overlay', opts.overlay?.kind ?? 'memory', ...(upperDir ? ['--upper-dir', upperDir] : []),
-    ...(opts.mounts ?? []).flatMap(mountArgs), '--',
+    ...mounts.flatMap(mountArgs), '--',
     process.execPath, GOFER_MAIN, '--root', merged, '--sock-fd', '3',
   ], { stdio: ['ignore', 'inherit', 'inherit', goferSide, readyGoferSide, ...(opts.terminal ? [ptyGoferSide] : [])] });
   native.close(goferSide);
@@ -280,14 +310,23 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
             return;
           }
         }
+        // The network gate, when there is one, follows the OCI fds (4, 5, ...).
+        const gateFd = network.needsGate ? 4 + (opts.oci?.launcherFds.length ?? 0) : -1;
         app = spawn(LAUNCHER_PATH, [
           'app', '--mntns-of', String(gofer.pid), '--root', merged, '--cwd', opts.cwd,
-          '--net', opts.network, '--init', opts.withInit ? 'yes' : 'no', '--platform', platform,
+          // sandbox is a namespace of the sandbox's own too, as none; its veth is added through the gate.
+          '--net', opts.network === 'host' ? 'host' : 'none', '--init', opts.withInit ? 'yes' : 'no', '--platform', platform,
           // With --memory or --pids-limit the launcher enters the cgroups before it clones pid 1.
           ...(cgroups?.procsFiles ?? []).flatMap((f) => ['--cgroup-procs', f]), ...terminalArgs,
+          ...(gateFd >= 0 ? ['--net-ready-fd', String(gateFd)] : []),
           ...ociLauncherArgs(opts.oci), '--', ...opts.argv,
-        ], { stdio: ['inherit', 'inherit', 'inherit', controlLauncherSide, ...(opts.oci?.launcherFds ?? [])], env: opts.env });
+        ], {
+          stdio: ['inherit', 'inherit', 'inherit', controlLauncherSide, ...(opts.oci?.launcherFds ?? []), ...(gateFd >= 0 ? ['pipe' as const] : [])],
+          env: opts.env,
+        });
         native.close(controlLauncherSide);
+        const gate = gateFd >= 0 ? app.stdio[gateFd] : null;
+        if (gate) networkGate(gate as Readable & Writable, network, killApp);
         app.on('error', (err) => {
           failure ??= `cannot start the launcher: ${err.message}`;
           settleStatus(null);
@@ -344,6 +383,8 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     }
     // The overlay that used it lived in the gofer's namespace, gone with it.
     if (upperDir) fs.rmSync(upperDir, { recursive: true, force: true });
+    // The veth went with the sandbox's namespace; the host table and forwarders are ours to remove.
+    for (const problem of await network.teardown()) process.stderr.write(`tsvisor: ${problem}\n`);
     // Empty once the launcher and the sandbox's pid namespace are gone.
     for (const dir of cgroups ? await cgroups.remove() : []) {
       process.stderr.write(`tsvisor: could not remove the cgroup ${dir} (still busy); the next run removes it\n`);
@@ -355,6 +396,56 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
 }
 
 const STATE_PREFIX = '/tmp/tsvisor-';
+/** In the state folder: tsvisor's /etc files (plain host files, bound into the sandbox). */
+const ETC_DIR = 'etc-files';
+
+/** The network's host-side parts that must exist before the sandbox starts (sandbox mode: the veth, the ports). */
+async function prepareNetwork(opts: SandboxOptions, id: string): Promise<SandboxNetwork> {
+  const policy = NetPolicy.fromTexts(opts.net?.allow ?? [], opts.net?.deny ?? []);
+  if (typeof policy === 'string') throw new SandboxError(policy);
+  if ((opts.publish?.length ?? 0) > 0 && opts.network !== 'sandbox') throw new SandboxError('publishing ports (-p) needs --network sandbox');
+  try {
+    return await SandboxNetwork.prepare({ mode: opts.network, id, policy, publish: opts.publish ?? [], log: makeLogger('tsvisor') });
+  } catch (err) {
+    throw err instanceof NetworkSetupError ? new SandboxError(`--network ${opts.network}: ${err.message}`) : err;
+  }
+}
+
+/**
+ * tsvisor's /etc files as binds, mounted before the user's. Writable, as
+ * Docker's are (programs do edit /etc/hosts): each is the sandbox's own copy
+ * in its state folder, thrown away with it; read-only with --overlay none.
+ */
+function etcMounts(opts: SandboxOptions, state: string, sandboxIp: string | null): BindMount[] {
+  const facts = { mode: opts.network, hostname: opts.oci?.hostname ?? os.hostname(), sandboxIp };
+  const userTargets = (opts.mounts ?? []).map((m) => m.target);
+  return writeEtcFiles(path.join(state, ETC_DIR), facts, opts.rootfs, opts.overlay?.kind !== 'none', userTargets)
+    .map((b) => ({ kind: 'bind', source: b.source, target: b.target, readOnly: opts.overlay?.kind === 'none' }));
+}
+
+/**
+ * The launcher's network gate: it writes the held child's host pid; the
+ * network is set up in that pid's namespace, then the child goes on ('g').
+ * A failure kills the sandbox before its program runs.
+ */
+function networkGate(gate: Readable & Writable, network: SandboxNetwork, fail: (why: string) => void): void {
+  let line = '';
+  const onData = (b: Buffer): void => {
+    line += b.toString('latin1');
+    if (!line.includes('\n')) return;
+    gate.off('data', onData);
+    const pid = Number(line.slice(0, line.indexOf('\n')));
+    network.attach(pid).then(
+      () => { gate.end('g'); },
+      (err: Error) => {
+        gate.destroy();
+        fail(`the sandbox's network: ${err.message}`);
+      },
+    );
+  };
+  gate.on('data', onData);
+  gate.on('error', () => { /* the launcher died: its exit says so */ });
+}
 const UPPER_PREFIX = 'tsvisor-upper-';
 /** In the state folder: the path of the --overlay dir folder, for removeStaleStates. */
 const UPPER_NOTE = 'upper-dir';
@@ -423,14 +514,21 @@ function removeStaleStates(): void {
   for (const name of names) {
     const state = path.join(dir, name);
     try {
-      const owner = Number(fs.readFileSync(path.join(state, 'owner'), 'latin1'));
-      if (Number.isInteger(owner) && owner > 0 && fs.existsSync(`/proc/${owner}`)) continue;
+      // The owner is written first of all, so a folder left with only tsvisor's /etc files
+      // lost its owner file to a cleanup that did not know them (an older tsvisor's).
+      const leftovers = fs.readdirSync(state);
+      if (!(leftovers.length === 1 && leftovers[0] === ETC_DIR)) {
+        const owner = Number(fs.readFileSync(path.join(state, 'owner'), 'latin1'));
+        if (Number.isInteger(owner) && owner > 0 && fs.existsSync(`/proc/${owner}`)) continue;
+      }
       // An --overlay dir folder: plain files on the host (its overlay died with the gofer).
       try {
         const upper = fs.readFileSync(path.join(state, UPPER_NOTE), 'utf8');
         if (path.isAbsolute(upper) && path.basename(upper).startsWith(UPPER_PREFIX)) fs.rmSync(upper, { recursive: true, force: true });
         fs.rmSync(path.join(state, UPPER_NOTE), { force: true });
       } catch { /* none */ }
+      // tsvisor's /etc files: plain files (their binds died with the gofer's namespace).
+      fs.rmSync(path.join(state, ETC_DIR), { recursive: true, force: true });
       // Only empty mount points may be left: rmdir (not rm -r) never follows a live mount.
       for (const sub of ['layer', 'merged']) {
         try {

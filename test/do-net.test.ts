@@ -5,11 +5,15 @@
 // families a sandbox may not make.
 import net from 'node:net';
 import dgram from 'node:dgram';
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HELPERS_DIR, differential, makeWorkDir, removeDir, runSandboxed } from './helpers/sandbox.js';
 
-const NET_DIR = path.join(HELPERS_DIR, '..', 'net');
+/** The test programs, copied into the work folder: the sandbox's /tmp is its
+ * own, so a clone of the repository under /tmp would not be seen from inside. */
+const NET_SOURCES = path.join(HELPERS_DIR, '..', 'net');
+let NET_DIR = NET_SOURCES;
 let work: string;
 let server: net.Server;
 let port = 0;
@@ -19,6 +23,8 @@ let udpPort = 0;
 
 beforeAll(async () => {
   work = makeWorkDir('net');
+  NET_DIR = path.join(work, 'programs');
+  fs.cpSync(NET_SOURCES, NET_DIR, { recursive: true });
   server = net.createServer((sock) => {
     connections++;
     sock.on('data', (b) => sock.end(`host says ${b.toString()}`));

@@ -59,6 +59,9 @@ struct jail_opts {
   int traced;
   /* OCI: the exec helper's sockets, the start gate, the program's ids (-1: none). */
   int exec_fd, exec_report_fd, start_fd;
+  /* --net-ready-fd: the child's host pid goes out here, and it is held until a
+   * byte comes back (tsvisor configures its network namespace meanwhile). */
+  int net_ready_fd;
   const char *user;
   char **argv;
 };
@@ -73,7 +76,7 @@ static int fd_arg(const char *v) {
 static void parse(int argc, char **argv, struct jail_opts *o) {
   memset(o, 0, sizeof *o);
   o->new_net = 1;
-  o->exec_fd = o->exec_report_fd = o->start_fd = -1;
+  o->exec_fd = o->exec_report_fd = o->start_fd = o->net_ready_fd = -1;
   int i = 1;
   for (; i < argc; i++) {
     if (strcmp(argv[i], "--") == 0) { i++; break; }
@@ -86,6 +89,7 @@ static void parse(int argc, char **argv, struct jail_opts *o) {
     else if (strcmp(argv[i - 1], "--exec-fd") == 0) o->exec_fd = fd_arg(v);
     else if (strcmp(argv[i - 1], "--exec-report-fd") == 0) o->exec_report_fd = fd_arg(v);
     else if (strcmp(argv[i - 1], "--start-fd") == 0) o->start_fd = fd_arg(v);
+    else if (strcmp(argv[i - 1], "--net-ready-fd") == 0) o->net_ready_fd = fd_arg(v);
     else if (strcmp(argv[i - 1], "--user") == 0) o->user = v;
     else if (strcmp(argv[i - 1], "--terminal") == 0) {
       if (strncmp(v, "/dev/pts/", 9) != 0 || !v[9] || strspn(v + 9, "0123456789") != strlen(v + 9))
@@ -326,7 +330,10 @@ static __attribute__((noreturn)) void run_init(pid_t app, const struct jail_opts
 
 static void child_main(const struct jail_opts *o, int sync_read) {
   char go;
-  /* Wait until the launcher wrote our id maps; EOF means it died. */
+  /* The network gate is the launcher's alone. */
+  if (o->net_ready_fd >= 0) close(o->net_ready_fd);
+  /* Wait until the launcher wrote our id maps (and tsvisor set up our
+   * network namespace); EOF means it died. */
   if (read(sync_read, &go, 1) != 1) _exit(LAUNCHER_FAIL);
   close(sync_read);
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die_errno("prctl(PR_SET_PDEATHSIG)");
@@ -346,6 +353,23 @@ static void child_main(const struct jail_opts *o, int sync_read) {
 }
 
 static pid_t child_pid;
+
+/* --net-ready-fd: tells tsvisor the pid whose network namespace to set up
+ * (veth, addresses, routes, nftables), and holds the child, which has done
+ * nothing yet, until that is done: the program never runs on a network
+ * half made. EOF or anything but "g" means it could not be done. */
+static void await_network(int fd, const char *hpid, size_t len) {
+  char line[20];
+  memcpy(line, hpid, len);
+  line[len] = '\n';
+  if (write(fd, line, len + 1) != (ssize_t)(len + 1)) die_errno("report the pid for the network setup");
+  char go = 0;
+  ssize_t r;
+  do r = read(fd, &go, 1);
+  while (r < 0 && errno == EINTR);
+  if (r != 1 || go != 'g') die("the sandbox's network could not be set up");
+  close(fd);
+}
 
 static void forward_signal(int sig) {
   if (child_pid > 0) kill(child_pid, sig);
@@ -392,6 +416,7 @@ int jail_main(int argc, char **argv) {
   char hpid[16];
   int n = snprintf(hpid, sizeof hpid, "%d", pid);
   control_send("HPID", hpid, (size_t)n, -1);
+  if (o.net_ready_fd >= 0) await_network(o.net_ready_fd, hpid, (size_t)n);
   if (write(sync_pipe[1], "g", 1) != 1) die_errno("release the child");
   close(sync_pipe[1]);
   close(CONTROL_FD);

@@ -24,6 +24,9 @@
  *       OCI (tsvisor create): --exec-fd N --exec-report-fd M start the exec
  *       helper (exec_helper.c); --user UID:GID[:G,...] sets the program's ids;
  *       --start-fd N holds the program before its exec until a byte arrives.
+ *       --net-ready-fd N writes the child's host pid and a newline to N and
+ *       holds the child (before it does anything) until a 'g' comes back:
+ *       tsvisor sets up its network namespace meanwhile (sentry/net/modes.ts).
  *
  * Exit status 125 means the launcher itself failed (the message says why).
  */
