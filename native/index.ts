@@ -56,6 +56,8 @@ export interface NativeAddon {
   // sockets (net.cc): the sentry's copy of a program's socket, the gofer's bind
   sockBind(fd: number, addr: Uint8Array, len: number): number;
   sockConnect(fd: number, addr: Uint8Array, len: number): number;
+  /** connect with the thread's effective ids set to (euid, egid) for the call (SO_PEERCRED). */
+  sockConnectAs(fd: number, addr: Uint8Array, len: number, euid: number, egid: number): number;
   /** getsockname (peer false) or getpeername: the address's full length, or -errno. */
   sockName(fd: number, peer: boolean, out: Uint8Array): number;
   sockGetOpt(fd: number, level: number, name: number, out: Uint8Array): number;

@@ -8,7 +8,7 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HELPERS_DIR, differential, makeWorkDir, removeDir, runSandboxed } from './helpers/sandbox.js';
+import { HELPERS_DIR, differential, makeWorkDir, removeDir, runNative, runSandboxed } from './helpers/sandbox.js';
 
 /** The test programs, copied into the work folder: the sandbox's /tmp is its
  * own, so a clone of the repository under /tmp would not be seen from inside. */
@@ -106,6 +106,25 @@ except OSError as e:
     expect(d.native.stdout).toContain('PONG');
     expect(d.sandboxed.stderr).toBe(d.native.stderr);
     expect(d.sandboxed.stdout).toBe(d.native.stdout);
+  });
+
+  // The sentry makes the connect; the listener must still see the task's
+  // ids (the pid it sees is the sentry's, 0 in the sandbox: not compared).
+  it('SO_PEERCRED of a unix connection names the connecting task\'s uid and gid', async () => {
+    const nativeDir = makeWorkDir('net-peer-n');
+    const sandboxDir = makeWorkDir('net-peer-s');
+    // uid 1000 must reach the socket (work folders are made 0700).
+    for (const dir of [nativeDir, sandboxDir]) fs.chmodSync(dir, 0o755);
+    try {
+      const n = await runNative(['python3', path.join(NET_DIR, 'peercred.py'), nativeDir], { cwd: work });
+      const s = await runSandboxed(['python3', path.join(NET_DIR, 'peercred.py'), sandboxDir], { cwd: work });
+      expect(n.stdout).toBe('peer uid 1000 gid 1000\n');
+      expect(s.stderr).toBe('');
+      expect(s.stdout).toBe(n.stdout);
+    } finally {
+      removeDir(nativeDir);
+      removeDir(sandboxDir);
+    }
   });
 
   it('two sandboxed processes over unix sockets: SCM_RIGHTS, SCM_CREDENTIALS, path names, errors, as natively', async () => {

@@ -5,6 +5,8 @@
 // TypeScript side has checked every byte it passes.
 #include "common.h"
 
+#include <sys/syscall.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -44,6 +46,34 @@ Napi::Value SockConnect(const Napi::CallbackInfo& info) {
   if (len < 0 || (size_t)len > cap) return Ret(info.Env(), -EINVAL);
   int r = connect(ArgInt(info, 0), reinterpret_cast<sockaddr*>(addr), (socklen_t)len);
   return r < 0 ? Err(info.Env()) : Ret(info.Env(), 0);
+}
+
+// sockConnectAs(fd, addr: Uint8Array, len, euid, egid) -> 0 or -errno: connect
+// with this thread's effective ids set to the task's for the length of the
+// call, so that the listener's SO_PEERCRED (taken from the connecting
+// thread's credentials) names the task's user and group, not the sentry's
+// root. Raw syscalls: glibc's setresuid would change every thread of the
+// sentry. The real and saved ids stay 0, so going back to 0 restores the
+// effective capabilities (from the permitted set, which is kept).
+Napi::Value SockConnectAs(const Napi::CallbackInfo& info) {
+  size_t cap;
+  uint8_t* addr = BytesOrNull(info, 1, &cap);
+  int64_t len = ArgI64(info, 2);
+  long euid = ArgI64(info, 3);
+  long egid = ArgI64(info, 4);
+  if (len < 0 || (size_t)len > cap) return Ret(info.Env(), -EINVAL);
+  if (syscall(SYS_setresgid, -1L, egid, -1L) < 0) return Err(info.Env());
+  if (syscall(SYS_setresuid, -1L, euid, -1L) < 0) {
+    long e = -errno;
+    syscall(SYS_setresgid, -1L, 0L, -1L);
+    return Ret(info.Env(), e);
+  }
+  int r = connect(ArgInt(info, 0), reinterpret_cast<sockaddr*>(addr), (socklen_t)len);
+  int e = errno;
+  // Cannot fail: the real and saved ids are 0.
+  syscall(SYS_setresuid, -1L, 0L, -1L);
+  syscall(SYS_setresgid, -1L, 0L, -1L);
+  return r < 0 ? Ret(info.Env(), -e) : Ret(info.Env(), 0);
 }
 
 // sockName(fd, peer: boolean, out: Uint8Array) -> the address's full length
@@ -123,6 +153,7 @@ Napi::Value FdSetFlags(const Napi::CallbackInfo& info) {
 void InitNet(Napi::Env env, Napi::Object e) {
   e.Set("sockBind", Napi::Function::New(env, SockBind));
   e.Set("sockConnect", Napi::Function::New(env, SockConnect));
+  e.Set("sockConnectAs", Napi::Function::New(env, SockConnectAs));
   e.Set("sockName", Napi::Function::New(env, SockName));
   e.Set("sockGetOpt", Napi::Function::New(env, SockGetOpt));
   e.Set("sockSendMsg", Napi::Function::New(env, SockSendMsg));

@@ -127,17 +127,24 @@ export class NetStack {
     if (typeof sock === 'number') return sock;
     const dest = this.destination(k, t, sock, bytes, addrLen, 'connect');
     if (typeof dest === 'number') return this.finish(sock, null, dest);
+    // A unix listener takes its peer's credentials (SO_PEERCRED) from the
+    // thread that connects: the task's ids, not the sentry's root. (Its pid
+    // is the sentry's, which the sandbox's pid namespace shows as 0.)
+    const creds = sock.domain === AF_UNIX ? t.creds() : null;
+    const connect = (): number => creds
+      ? native.sockConnectAs(sock.fd, dest.name ?? bytes, dest.nameLen, creds.euid, creds.egid)
+      : native.sockConnect(sock.fd, dest.name ?? bytes, dest.nameLen);
     const attempt = (): number | typeof STILL_WAITING => {
       const flags = native.fdGetFlags(sock.fd);
       if (flags < 0) return flags;
-      if (flags & O_NONBLOCK) return native.sockConnect(sock.fd, dest.name ?? bytes, dest.nameLen);
+      if (flags & O_NONBLOCK) return connect();
       // A blocking connect must not block the sentry: start it non-blocking
       // on the shared description and put the program's flags back at once.
       // Called again once the handshake is over, connect() answers as the
       // blocking one would have (0, or the error that ended it) and marks
       // the socket connected (a later connect is EISCONN).
       native.fdSetFlags(sock.fd, flags | O_NONBLOCK);
-      const r = native.sockConnect(sock.fd, dest.name ?? bytes, dest.nameLen);
+      const r = connect();
       native.fdSetFlags(sock.fd, flags);
       if (r === -EINPROGRESS || r === -E.EALREADY) return STILL_WAITING;
       if (r === -E.EAGAIN && sock.domain === AF_UNIX) return STILL_WAITING; // the listener's backlog is full: try again
