@@ -6,7 +6,9 @@ import { NOT_YET_ENV, PLATFORM_ENV, UNAVAILABLE_ENV, probePlatform, type Platfor
 // mount and path resolution against the gofer, and the CLI outside a sandbox.
 // gofer-jail's two runs through `tsvisor do` check the gofer, which is the
 // same process on both platforms; they take the default platform.
-// do-ptrace names the platform of each of its runs itself.
+// do-ptrace names the platform of each of its runs itself. oci-clients runs
+// podman, docker and containerd with tsvisor as their runtime, on the default
+// platform (a client cannot pass one more global flag per test run).
 // Every other file runs once per platform: a new test file is on both sides
 // unless it is added here.
 const ONCE = [
@@ -20,6 +22,7 @@ const ONCE = [
   'test/mountinfo.test.ts',
   'test/net-policy.test.ts',
   'test/oci-cli.test.ts',
+  'test/oci-clients.test.ts',
   'test/oci-lifecycle.test.ts',
   'test/oci-spec.test.ts',
   'test/path-resolution.test.ts',

@@ -3,6 +3,7 @@
 // routes and turns errors into messages and exit statuses.
 import { compatCommand, COMPAT_USAGE } from './compat.js';
 import { doCommand, DO_USAGE } from './do.js';
+import { installCommand, INSTALL_USAGE } from './install.js';
 import { featuresCommand, FEATURES_USAGE, specCommand, SPEC_USAGE } from './oci/commands.js';
 import { isOciInvocation, ociMain, OCI_USAGE } from './oci/runtime.js';
 import { CommandError, UsageError } from './usage.js';
@@ -14,6 +15,7 @@ commands:
   compat   print the syscall compatibility report
   spec     write a starter OCI config.json
   features print the OCI features this runtime supports (JSON)
+  install  add tsvisor to a client's configuration (--docker: daemon.json)
   help     show this text
 
 ${DO_USAGE}
@@ -23,6 +25,8 @@ ${COMPAT_USAGE}
 ${SPEC_USAGE}
 
 ${FEATURES_USAGE}
+
+${INSTALL_USAGE}
 
 ${OCI_USAGE}`;
 
@@ -39,6 +43,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return specCommand(rest);
     case 'features':
       return featuresCommand(rest);
+    case 'install':
+      return installCommand(rest);
     case 'help':
     case '--help':
     case '-h':

@@ -180,14 +180,18 @@ describe('exec, ps, pause and resume in a running container', () => {
     expect(alive(pids[0]!)).toBe(true);
     expect(fs.readFileSync(`/proc/${pids[0]}/cmdline`, 'latin1')).toContain('echo started');
 
-    // A detached exec writes its host pid.
+    // A detached exec writes the pid of its waiter (a process the client
+    // can reap, that exits with the exec'd one: as runsc's), and the process runs in the sandbox.
     const pidFile = path.join(tmp, 'exec.pid');
     // Its stdio is ours, in a file: a pipe would stay open as long as it runs.
     const execOut = fs.openSync(path.join(tmp, 'exec.out'), 'w');
     expect(tsvisor(['exec', '--detach', '--pid-file', pidFile, 'e1', 'sleep', '30'], { stdio: execOut }).status).toBe(0);
     fs.closeSync(execOut);
     const execPid = Number(fs.readFileSync(pidFile, 'utf8'));
-    expect(fs.readFileSync(`/proc/${execPid}/cmdline`, 'latin1')).toBe('sleep\x0030\x00');
+    expect(fs.readFileSync(`/proc/${execPid}/cmdline`, 'latin1')).toContain('__oci-exec-wait');
+    const sleeper = (JSON.parse(tsvisor(['ps', '--format', 'json', 'e1']).stdout) as number[])
+      .find((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1') === 'sleep\x0030\x00');
+    expect(sleeper).toBeDefined();
 
     expect(tsvisor(['pause', 'e1']).status).toBe(0);
     expect(state('e1').status).toBe('paused');
@@ -200,7 +204,9 @@ describe('exec, ps, pause and resume in a running container', () => {
     expect(stats.data.pids.current).toBeGreaterThan(0);
 
     expect(tsvisor(['delete', '--force', 'e1']).status).toBe(0);
-    for (const pid of [...pids, execPid]) expect(alive(pid)).toBe(false);
+    for (const pid of [...pids, sleeper!]) expect(alive(pid)).toBe(false);
+    // The waiter ends with the process it waited for.
+    await until('the exec waiter to exit', () => !alive(execPid));
   });
 });
 

@@ -121,7 +121,7 @@ async function createContainer(
     throw e;
   } finally {
     if (made) lock.remove();
-    else lock.release();
+    else lock.done();
   }
 }
 
@@ -130,7 +130,11 @@ function startDaemon(g: GlobalOptions, dir: StateDir, id: string, bundle: string
   return import('./daemon.js').then(({ daemonArgv }) => new Promise((resolve) => {
     const child = spawn(process.execPath, [MAIN_JS, DAEMON_COMMAND, ...daemonArgv({
       root: dir.root, id, bundle, ...(consoleSocket !== undefined ? { consoleSocket: path.resolve(consoleSocket) } : {}), flags: g.flags,
-    })], { detached: true, stdio: ['inherit', 'inherit', 'inherit', 'pipe'], env: { ...process.env, ...(g.debug ? { TSVISOR_LOG: 'debug' } : {}) } });
+    })], {
+      // With a terminal the container's stdio is the pty, and the daemon
+      // keeps none of ours: clients that read `create`'s output until EOF
+      // (the containerd shim does with a console socket) would wait forever.
+      detached: true, stdio: [...(consoleSocket !== undefined ? ['ignore', 'ignore', 'ignore'] as const : ['inherit', 'inherit', 'inherit'] as const), 'pipe'], env: { ...process.env, ...(g.debug ? { TSVISOR_LOG: 'debug' } : {}) } });
     const pipe = child.stdio[3];
     let text = '';
     const done = (r: DaemonReport): void => {
@@ -184,7 +188,7 @@ async function startContainer(dir: StateDir, id: string): Promise<void> {
     dir.write(rec);
     if (spec) runHooksWarn('poststart', spec.hooks.poststart, rec.state);
   } finally {
-    lock.release();
+    lock.done();
   }
 }
 
@@ -228,7 +232,7 @@ function killCommand(dir: StateDir, args: string[]): number {
     if (status === 'stopped' || status === 'creating') throw new CommandError('container not running');
     signalContainer(rec, sig, p.bools.has('all'));
   } finally {
-    lock.release();
+    lock.done();
   }
   return 0;
 }
@@ -261,7 +265,14 @@ async function deleteCommand(dir: StateDir, args: string[]): Promise<number> {
   const id = idArg('delete', p);
   const lock = dir.lock(id);
   try {
-    const rec = dir.get(id);
+    const found = dir.read(id);
+    // runc's answer: --force of a container that is not there (deleted
+    // already, as clients' cleanups do twice) succeeds; without it, an error.
+    if (found === undefined && p.bools.has('force')) {
+      lock.done();
+      return 0;
+    }
+    const rec = found ?? dir.get(id);
     const status = liveStatus(rec);
     if (status !== 'stopped' && status !== 'created' && !p.bools.has('force')) {
       throw new CommandError(`cannot delete container ${id} that is not stopped: ${status}`);
@@ -270,7 +281,7 @@ async function deleteCommand(dir: StateDir, args: string[]): Promise<number> {
     const spec = await loadSpecQuiet(rec.state.bundle);
     if (spec) runHooksWarn('poststop', spec.hooks.poststop, { ...rec.state, status: 'stopped' });
   } catch (e) {
-    lock.release();
+    lock.done();
     throw e;
   }
   lock.remove();
@@ -335,7 +346,7 @@ async function forceDelete(dir: StateDir, id: string): Promise<void> {
   try {
     await destroy(dir, id);
   } catch (e) {
-    lock.release();
+    lock.done();
     throw e;
   }
   lock.remove();

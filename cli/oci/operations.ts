@@ -1,16 +1,21 @@
 // Commands on a living container: ps, pause, resume, update, events, exec.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CommandError, UsageError } from '../usage.js';
 import { applyCpu, freezerState, readNumber, setFrozen, writeSetting } from './cgroups.js';
 import { controlSocketPath, request, type ExecRequest } from './control.js';
 import { idArg, last, parseFlags, type Parsed } from './flags.js';
 import { liveStatus } from './lifecycle.js';
-import { sandboxProcesses } from './procs.js';
-import type { GlobalOptions } from './runtime.js';
+import { isSameProcess, sandboxProcesses, signalProcess, startTime } from './procs.js';
+import { EXEC_WAIT_COMMAND, type GlobalOptions } from './runtime.js';
 import { CAPABILITY_NAMES, parseProcess, SpecError, type Process } from './spec.js';
 import { StateDir, type ContainerRecord } from './state.js';
 import type { CpuLimits } from './translate.js';
+
+const MAIN_JS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'main.js');
 
 export async function operationCommand(g: GlobalOptions, cmd: string, args: string[]): Promise<number> {
   const dir = new StateDir(g.root);
@@ -94,7 +99,7 @@ async function pauseCommand(dir: StateDir, args: string[], pause: boolean): Prom
     if (!pause && status !== 'paused') throw new CommandError('container not paused');
     await setFrozen(freezer, pause);
   } finally {
-    lock.release();
+    lock.done();
   }
   return 0;
 }
@@ -122,7 +127,7 @@ function updateCommand(dir: StateDir, args: string[]): number {
   try {
     applyUpdate(living(dir, id), u);
   } finally {
-    lock.release();
+    lock.done();
   }
   return 0;
 }
@@ -300,20 +305,132 @@ function idNumber(text: string | undefined, flag: string): number {
 }
 
 async function runExec(dir: StateDir, id: string, req: ExecRequest, pidFile: string | undefined, detach: boolean): Promise<number> {
+  if (detach) return detachExec(dir, id, req, pidFile);
   let error: string | undefined;
   let status: number | undefined;
-  let pidSeen = false;
+  let forwarding: (() => void) | undefined;
   const reached = await request(controlSocketPath(dir.root, id), { op: 'exec', exec: req }, (a) => {
     if ('error' in a) error = a.error;
     else if ('pid' in a) {
-      pidSeen = true;
       if (pidFile !== undefined) fs.writeFileSync(path.resolve(pidFile), String(a.pid));
-      return detach;
+      forwarding = forwardSignals(a.pid);
+      return false;
     } else if ('exit' in a) status = a.exit;
     return true;
   });
+  forwarding?.();
   if (!reached) throw new CommandError('exec: the container\'s sandbox does not answer (it has stopped)');
   if (error !== undefined) throw new CommandError(`exec: ${error}`);
-  if (detach && pidSeen) return 0;
   return status ?? 137;
+}
+
+/**
+ * `exec --detach`, as runsc does it: the process the pid file names must be
+ * one the client can reap (the containerd shim and conmon are subreapers
+ * and wait for that pid, which becomes their child when we exit) and that
+ * exits with the exec'd process's status. The sandbox's own process is
+ * neither, so a waiter (EXEC_WAIT_COMMAND) is left behind: it makes the
+ * request with our stdio (the daemon takes fds 0..2 of callerPid, us, before
+ * it answers), reports the start on its fd 3, forwards signals, and exits
+ * with the status. It keeps none of our stdio: a client that reads our
+ * output until EOF (the shim with a console socket) would wait on it.
+ */
+function detachExec(dir: StateDir, id: string, req: ExecRequest, pidFile: string | undefined): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN_JS, EXEC_WAIT_COMMAND, dir.root, id, JSON.stringify(req)], {
+      detached: true, stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+    });
+    const pipe = child.stdio[3];
+    let text = '';
+    let settled = false;
+    const done = (err: Error | undefined): void => {
+      if (settled) return;
+      settled = true;
+      pipe?.destroy();
+      child.unref();
+      if (err !== undefined) reject(err);
+      else resolve(0);
+    };
+    child.on('error', (e) => done(new CommandError(`exec: cannot start the waiter: ${e.message}`)));
+    pipe?.on('data', (d: Buffer) => {
+      text += d.toString('utf8');
+      const nl = text.indexOf('\n');
+      if (nl < 0) return;
+      const a = JSON.parse(text.slice(0, nl)) as { pid: number } | { error: string };
+      if ('error' in a) return done(new CommandError(`exec: ${a.error}`));
+      try {
+        if (pidFile !== undefined && child.pid !== undefined) writeFileAtomic(pidFile, String(child.pid));
+      } catch (e) {
+        child.kill('SIGKILL');
+        return done(new CommandError(`exec: --pid-file ${pidFile}: ${(e as Error).message}`));
+      }
+      done(undefined);
+    });
+    pipe?.on('close', () => done(new CommandError('exec: the waiter ended before the process started')));
+  });
+}
+
+/** The waiter of `exec --detach` (see detachExec): argv is root, id, the request as JSON. */
+export async function execWaitCommand(argv: readonly string[]): Promise<number> {
+  const [root, id, json] = argv;
+  if (root === undefined || id === undefined || json === undefined) throw new UsageError(`${EXEC_WAIT_COMMAND}: root, id and request needed`);
+  const dir = new StateDir(root);
+  const req = JSON.parse(json) as ExecRequest;
+  const tell = (a: { pid: number } | { error: string }): void => {
+    try {
+      fs.writeSync(REPORT_FD, JSON.stringify(a) + '\n');
+      fs.closeSync(REPORT_FD);
+    } catch {
+      // exec is gone already.
+    }
+  };
+  let told = false;
+  let status: number | undefined;
+  let forwarding: (() => void) | undefined;
+  const reached = await request(controlSocketPath(dir.root, id), { op: 'exec', exec: req }, (a) => {
+    if ('error' in a) {
+      told = true;
+      tell({ error: a.error });
+      return true;
+    }
+    if ('pid' in a) {
+      told = true;
+      tell({ pid: a.pid });
+      forwarding = forwardSignals(a.pid);
+      return false;
+    }
+    if ('exit' in a) status = a.exit;
+    return true;
+  });
+  forwarding?.();
+  if (!told) tell({ error: reached ? 'the sandbox ended before the process started' : 'the container\'s sandbox does not answer (it has stopped)' });
+  return status ?? 137;
+}
+
+const REPORT_FD = 3;
+
+/** Signals a client sends the exec process's pid (the shim's kill of an exec) go on to the sandboxed process. */
+const FORWARDED: readonly NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGCONT', 'SIGWINCH'];
+
+/** Forwards FORWARDED to hostPid while it is the same process; returns the function that stops it. */
+function forwardSignals(hostPid: number): () => void {
+  const start = startTime(hostPid);
+  const handler = (sig: NodeJS.Signals): void => {
+    if (hostPid > 0 && isSameProcess(hostPid, start)) signalProcess(hostPid, os.constants.signals[sig]);
+  };
+  for (const s of FORWARDED) process.on(s, handler);
+  return () => { for (const s of FORWARDED) process.off(s, handler); };
+}
+
+/** Written to a temporary name and renamed: a reader never sees a partial pid. */
+function writeFileAtomic(file: string, text: string): void {
+  const abs = path.resolve(file);
+  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.tmp-${process.pid}`);
+  try {
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, abs);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
 }

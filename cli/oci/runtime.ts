@@ -20,6 +20,8 @@ export type OciCommand = (typeof OCI_COMMANDS)[number];
 
 /** The hidden command `create` starts its daemon with. */
 export const DAEMON_COMMAND = '__oci-daemon';
+/** The hidden command `exec --detach` leaves behind to wait for the process (cli/oci/operations.ts). */
+export const EXEC_WAIT_COMMAND = '__oci-exec-wait';
 
 export const OCI_USAGE = `OCI runtime commands (as runc's): tsvisor [global flags] COMMAND [flags] ID ...
   create --bundle DIR [--pid-file F] [--console-socket SOCK] ID
@@ -50,7 +52,7 @@ const BOOL_FLAGS = new Set(['debug', 'systemd-cgroup', 'strace', 'help']);
 export function isOciInvocation(argv: readonly string[]): boolean {
   const first = argv[0];
   if (first === undefined) return false;
-  if (first === DAEMON_COMMAND || (OCI_COMMANDS as readonly string[]).includes(first)) return true;
+  if (first === DAEMON_COMMAND || first === EXEC_WAIT_COMMAND || (OCI_COMMANDS as readonly string[]).includes(first)) return true;
   return first.startsWith('-') && first !== '-h' && first !== '--help';
 }
 
@@ -118,6 +120,10 @@ export async function ociMain(argv: readonly string[]): Promise<number> {
   if (argv[0] === DAEMON_COMMAND) {
     const { daemonCommand } = await import('./daemon.js');
     return daemonCommand(argv.slice(1));
+  }
+  if (argv[0] === EXEC_WAIT_COMMAND) {
+    const { execWaitCommand } = await import('./operations.js');
+    return execWaitCommand(argv.slice(1));
   }
   const { opts, rest } = parseGlobal(argv);
   const [cmd, ...args] = rest;

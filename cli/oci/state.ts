@@ -252,7 +252,7 @@ export class StateDir {
           throw new CommandError(`cannot stat the lock ${file}: ${errText(e)}`);
         }
       }
-      if (now !== undefined && now.ino === mine.ino && now.dev === mine.dev) return new ContainerLock(fd, file);
+      if (now !== undefined && now.ino === mine.ino && now.dev === mine.dev) return new ContainerLock(fd, file, this.containerDir(id));
       fs.closeSync(fd);
     }
   }
@@ -262,12 +262,22 @@ export class StateDir {
 export class ContainerLock {
   private open = true;
 
-  constructor(private readonly fd: number, readonly file: string) {}
+  constructor(private readonly fd: number, readonly file: string, private readonly containerDir: string) {}
 
   release(): void {
     if (!this.open) return;
     this.open = false;
     fs.closeSync(this.fd);
+  }
+
+  /**
+   * release(), or remove() when there is no such container: a command on an
+   * unknown or already deleted id (clients' cleanups send those) leaves no
+   * lock file behind under the root.
+   */
+  done(): void {
+    if (fs.existsSync(this.containerDir)) this.release();
+    else this.remove();
   }
 
   /** Unlinks the lock file while still holding it (see lock()), then releases it. */
