@@ -1,14 +1,18 @@
 #!/usr/bin/env node
 // The tsvisor command. Subcommands live in their own files; this one only
 // routes and turns errors into messages and exit statuses.
-import { compatCommand, COMPAT_USAGE } from './compat.js';
-import { doCommand, DO_USAGE } from './do.js';
+//
+// `do` and `compat` load the sentry (and with it the native addon, the
+// handlers, pino): imported only when they run, so the OCI commands clients
+// call often (state, kill, start, delete) do not pay for that at each call.
 import { installCommand, INSTALL_USAGE } from './install.js';
 import { featuresCommand, FEATURES_USAGE, specCommand, SPEC_USAGE } from './oci/commands.js';
 import { isOciInvocation, ociMain, OCI_USAGE } from './oci/runtime.js';
 import { CommandError, UsageError } from './usage.js';
 
-const USAGE = `usage: tsvisor <command> [options]
+async function usage(): Promise<string> {
+  const [{ DO_USAGE }, { COMPAT_USAGE }] = await Promise.all([import('./do.js'), import('./compat.js')]);
+  return `usage: tsvisor <command> [options]
 
 commands:
   do       run a command in a throwaway sandbox on the host's root
@@ -29,6 +33,7 @@ ${FEATURES_USAGE}
 ${INSTALL_USAGE}
 
 ${OCI_USAGE}`;
+}
 
 async function main(argv: readonly string[]): Promise<number> {
   // runc's command line: global flags first, or a lifecycle command (cli/oci/runtime.ts).
@@ -36,9 +41,9 @@ async function main(argv: readonly string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'do':
-      return doCommand(rest);
+      return (await import('./do.js')).doCommand(rest);
     case 'compat':
-      return compatCommand(rest);
+      return (await import('./compat.js')).compatCommand(rest);
     case 'spec':
       return specCommand(rest);
     case 'features':
@@ -48,10 +53,10 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write(USAGE + '\n');
+      process.stdout.write(await usage() + '\n');
       return 0;
     case undefined:
-      process.stderr.write(USAGE + '\n');
+      process.stderr.write(await usage() + '\n');
       return 2;
     default:
       throw new UsageError(`unknown command '${cmd}'`);
@@ -60,9 +65,9 @@ async function main(argv: readonly string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (status) => process.exit(status),
-  (err: unknown) => {
+  async (err: unknown) => {
     if (err instanceof UsageError) {
-      process.stderr.write(`tsvisor: ${err.message}\n${USAGE}\n`);
+      process.stderr.write(`tsvisor: ${err.message}\n${await usage()}\n`);
       process.exit(2);
     }
     if (err instanceof CommandError) {
