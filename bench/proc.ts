@@ -10,6 +10,8 @@ export interface RunOptions {
   readonly captureStdout?: boolean;
   /** Called with the pid right after spawn (the memory figure polls it). */
   readonly onSpawn?: (pid: number) => void;
+  /** Called with each chunk of stdout as it arrives (with captureStdout). */
+  readonly onStdout?: (chunk: string) => void;
 }
 
 export interface RunResult {
@@ -54,7 +56,7 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions): Pro
       // If its pipes stay open (a grandchild holding them), do not wait on them.
       setTimeout(() => finish(), 2000).unref();
     }, opts.timeoutMs);
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => { stdout += d; opts.onStdout?.(d); });
     child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
     child.on('error', (err) => finish(err.message));
     child.on('spawn', () => { if (child.pid !== undefined) opts.onSpawn?.(child.pid); });

@@ -3,6 +3,7 @@
 // tracer can cost, DESIGN.md's table) and against runsc on its ptrace platform.
 // Measurement only, no thresholds: it prints figures and exits 0. See
 // bench/README.md for what each figure means and how to read it.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,10 +11,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { compileAll, type Built } from './compile.js';
 import { pollPeak } from './memory.js';
 import { failure, numbersAfter, run, type RunResult } from './proc.js';
+import { figureNet, type NetFigures, type Sandboxes } from './net.js';
 import { findRunscFlags, RUNSC, type RunscProbe } from './runsc.js';
-import { failed, measured, type Outcome } from './stats.js';
+import { Collector, failed, type Outcome } from './stats.js';
 import {
-  renderDetails, renderMechanismDetails, renderMechanisms, renderRatio, renderTable, type MechanismRow, type Row,
+  renderDetails, renderMechanismDetails, renderMechanisms, renderNamedDetails, renderRatio, renderTable, type MechanismRow, type Row,
 } from './table.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
@@ -31,35 +33,12 @@ const P = {
   // through the gofer. The program reads up to 4 KiB per open.
   open: { paths: ['/etc/hostname', '/etc/os-release', '/etc/passwd'], nativeIters: 20_000, trappedIters: 2_000, reps: 5, rounds: 3 },
   start: { rounds: 15 },
+  oci: { rounds: 10 },
   memory: { rounds: 3, pollMs: 5 },
   timeoutMs: 60_000,
 } as const;
 
 const log = (msg: string): void => { process.stderr.write(`bench: ${msg}\n`); };
-
-/**
- * Samples of one configuration over several runs. A failed run adds no
- * samples (its figures cannot be trusted) but is counted and shown; only if
- * every run failed is the figure n/a.
- */
-class Collector {
-  readonly values: number[] = [];
-  private readonly failures: string[] = [];
-  readonly notes: string[] = [];
-
-  fail(why: string): void { this.failures.push(why); }
-
-  outcome(): Outcome {
-    if (this.values.length === 0) return failed(this.failures[0] ?? 'no samples');
-    const note = [...new Set(this.notes)].join('; ');
-    const warning = this.failures.length === 0 ? undefined
-      : `${this.failures.length} run(s) failed and are left out: ${[...new Set(this.failures)].join('; ')}`;
-    return measured(this.values, {
-      ...(note === '' ? {} : { note }),
-      ...(warning === undefined ? {} : { warning }),
-    });
-  }
-}
 
 /** Adds the figures a C loop printed (scaled), or the reason it failed. */
 function collect(c: Collector, r: RunResult, key: string, scale: number): void {
@@ -93,6 +72,47 @@ function ptraceFloorStops(stderr: string): number | null {
 }
 
 type PlatformProbe = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
+/** What the network figures need to know to run a script in each sandbox. */
+function sandboxes(runsc: RunscProbe, ptrace: PlatformProbe): Sandboxes {
+  return {
+    tsvisor: (doArgs, argv) => {
+      const t = tsvisor([...doArgs, '--', ...argv]);
+      return { cmd: process.execPath, args: t.args, env: t.env };
+    },
+    runsc,
+    ptrace,
+  };
+}
+
+/**
+ * `--only net`: the network figures alone (about 3 minutes), with the same
+ * probes and the same report style as the whole bench.
+ */
+async function netOnly(t0: number, dir: string): Promise<number> {
+  log('looking for a working runsc command line');
+  const runsc = fs.existsSync(RUNSC) ? await findRunscFlags() : { ok: false as const, reason: `${RUNSC} not installed` };
+  log('asking tsvisor for its ptrace platform');
+  const net = await figureNet(dir, sandboxes(runsc, await probeTsvisorPtrace()));
+  process.stdout.write([
+    '',
+    `tsvisor bench --only net: Linux ${os.release()} ${os.arch()}, ${os.cpus().length} CPUs, node ${process.version}`,
+    'native = the commands on the host; runsc = runsc do on its ptrace platform, --network=none; tsvisor = node dist/cli/main.js do;',
+    'higher is better in every row here; ratios are of medians; "-" = not measured by design; * = some runs failed (reasons below)',
+    '',
+    renderTable(net.rows),
+    '',
+    ...net.summary,
+    '',
+    'details (min / median / max over all runs):',
+    renderDetails(net.rows),
+    '',
+    runsc.ok ? `runsc: ${RUNSC} ${runsc.flags.join(' ')} do ...` : `runsc: unavailable (${runsc.reason})`,
+    `bench took ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    '',
+  ].join('\n'));
+  return 0;
+}
 
 /**
  * Whether the built CLI has `--platform ptrace`. Only a command-line error
@@ -336,11 +356,113 @@ async function figureStart(b: Built, runsc: RunscProbe): Promise<{ time: Row; me
   };
 }
 
+interface OciFigures {
+  readonly row: Row;
+  readonly tsvisor: Outcome;
+  readonly runsc: Outcome;
+  readonly runc: Outcome;
+  readonly crun: Outcome;
+  readonly details: string;
+}
+
+const OCI_PEERS = { runc: '/usr/sbin/runc', crun: '/usr/bin/crun' } as const;
+
+/**
+ * A busybox bundle (busybox-static, `--install -s`) whose process is
+ * /bin/true, from `tsvisor spec`, for every runtime alike; or why not.
+ */
+function ociBundle(dir: string): string | { error: string } {
+  const rootfs = path.join(dir, 'rootfs');
+  if (!fs.existsSync('/bin/busybox')) return { error: '/bin/busybox missing (busybox-static)' };
+  for (const d of ['bin', 'dev', 'proc', 'sys', 'etc', 'tmp', 'root']) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
+  fs.copyFileSync('/bin/busybox', path.join(rootfs, 'bin', 'busybox'));
+  fs.chmodSync(path.join(rootfs, 'bin', 'busybox'), 0o755);
+  const inst = spawnSync('chroot', [rootfs, '/bin/busybox', '--install', '-s', '/bin'], { encoding: 'utf8' });
+  if (inst.status !== 0) return { error: `busybox --install: ${inst.stderr}` };
+  const spec = spawnSync(process.execPath, [CLI_MAIN, 'spec', '--bundle', dir], { encoding: 'utf8' });
+  if (spec.status !== 0) return { error: `tsvisor spec: ${spec.stderr}` };
+  const file = path.join(dir, 'config.json');
+  const c = JSON.parse(fs.readFileSync(file, 'utf8')) as { ociVersion: string; process: { terminal: boolean; args: string[] }; root: { path: string } };
+  // crun 1.8 knows versions up to 1.0.x only; runc, runsc and tsvisor take it too.
+  c.ociVersion = '1.0.2';
+  c.process.terminal = false;
+  c.process.args = ['/bin/true'];
+  c.root.path = 'rootfs';
+  fs.writeFileSync(file, JSON.stringify(c));
+  return dir;
+}
+
+// 5: `<runtime> run` of /bin/true on a busybox bundle, spawn to exit, for
+// tsvisor and its peers as OCI runtimes: runc and crun (no sandbox) and runsc.
+async function figureOci(b: Built, runsc: RunscProbe): Promise<OciFigures> {
+  const label = 'OCI run, /bin/true, busybox bundle (ms)';
+  const bundle = ociBundle(path.join(b.dir, 'oci-bundle'));
+  const roots = path.join(b.dir, 'oci-roots');
+  const o = { timeoutMs: P.timeoutMs };
+  const tsv = new Collector();
+  const runc = new Collector();
+  const crun = new Collector();
+  const rs = new Collector();
+  let seq = 0;
+  type Config = { c: Collector; name: string; go: (id: string) => Promise<RunResult> };
+  const configs: Config[] = [];
+  if (typeof bundle === 'string') {
+    configs.push({ c: tsv, name: 'tsvisor', go: (id) => run(process.execPath, [CLI_MAIN, '--root', path.join(roots, 'tsvisor'), 'run', '--bundle', bundle, id], o) });
+    if (fs.existsSync(OCI_PEERS.runc)) configs.push({ c: runc, name: 'runc', go: (id) => run(OCI_PEERS.runc, ['--root', path.join(roots, 'runc'), 'run', '--bundle', bundle, id], o) });
+    // crun 1.8 refuses the hybrid cgroup layout: it runs in a private mount
+    // namespace without /sys/fs/cgroup/unified (CLIENTS.md); the host's own
+    // mounts are never touched. unshare and sh add a few ms to its figure.
+    if (fs.existsSync(OCI_PEERS.crun)) {
+      configs.push({
+        c: crun, name: 'crun', go: (id) => run('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
+          'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$0" --root "$1" run --bundle "$2" "$3"', OCI_PEERS.crun, path.join(roots, 'crun'), bundle, id], o),
+      });
+    }
+    if (runsc.ok) configs.push({ c: rs, name: 'runsc', go: (id) => run(RUNSC, ['--root', path.join(roots, 'runsc'), ...runsc.flags, 'run', '--bundle', bundle, id], o) });
+    log('OCI run, warm-up');
+    for (const k of configs) await k.go(`bench-${++seq}`);
+    for (let i = 0; i < P.oci.rounds; i++) {
+      log(`OCI run of /bin/true, round ${i + 1}/${P.oci.rounds}`);
+      for (const k of configs) {
+        const r = await k.go(`bench-${++seq}`);
+        const why = failure(r);
+        if (why !== null) k.c.fail(why);
+        else k.c.values.push(r.wallMs);
+      }
+    }
+    for (const k of configs) k.c.notes.push(`${P.oci.rounds} runs, \`${k.name} run\` spawn to exit`);
+  }
+  const outcome = (c: Collector, name: keyof typeof OCI_PEERS | 'tsvisor' | 'runsc'): Outcome => {
+    if (typeof bundle !== 'string') return failed(bundle.error);
+    if (name === 'runsc' && !runsc.ok) return failed(runsc.reason);
+    if (name !== 'tsvisor' && name !== 'runsc' && !fs.existsSync(OCI_PEERS[name])) return failed(`${OCI_PEERS[name]} not installed`);
+    return c.outcome();
+  };
+  const tsvO = outcome(tsv, 'tsvisor');
+  const runcO = outcome(runc, 'runc');
+  const crunO = outcome(crun, 'crun');
+  const rsO = outcome(rs, 'runsc');
+  return {
+    row: { label, native: '-', floor: '-', runsc: rsO, tsvisor: tsvO },
+    tsvisor: tsvO,
+    runsc: rsO,
+    runc: runcO,
+    crun: crunO,
+    details: renderNamedDetails(label, [['runc', runcO], ['crun', crunO], ['runsc', rsO], ['tsvisor', tsvO]]),
+  };
+}
+
 async function main(): Promise<number> {
   const t0 = Date.now();
   if (!fs.existsSync(CLI_MAIN)) {
     process.stderr.write(`bench: ${CLI_MAIN} is missing: run tsc -p tsconfig.json first\n`);
     return 1;
+  }
+  const argv = process.argv.slice(2);
+  const only = argv[0] === '--only' ? argv[1] : undefined;
+  if ((argv.length > 0 && only !== 'net') || (only !== undefined && argv.length !== 2)) {
+    process.stderr.write('usage: node dist/bench/run.js [--only net]\n');
+    return 2;
   }
   log(`compiling ${C_SRC}/*.c with gcc -O2`);
   let built: Built;
@@ -352,9 +474,18 @@ async function main(): Promise<number> {
     process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
+  if (only === 'net') {
+    try {
+      return await netOnly(t0, built.dir);
+    } finally {
+      fs.rmSync(built.dir, { recursive: true, force: true });
+    }
+  }
   const rows: Row[] = [];
+  let net: NetFigures;
   let runsc: RunscProbe;
   let g: GetppidFigures;
+  let oci: OciFigures;
   try {
     log('looking for a working runsc command line');
     runsc = fs.existsSync(RUNSC) ? await findRunscFlags() : { ok: false, reason: `${RUNSC} not installed` };
@@ -363,7 +494,10 @@ async function main(): Promise<number> {
     g = await figureGetppid(built, runsc, tsvPtrace);
     const open = await figureOpen(built);
     const s = await figureStart(built, runsc);
-    rows.push(g.time, open, s.time, s.memory, g.memory, s.gofer);
+    oci = await figureOci(built, runsc);
+    net = await figureNet(built.dir, sandboxes(runsc, tsvPtrace));
+    rows.push(g.time, open, s.time, oci.row, s.memory, g.memory, s.gofer);
+    rows.push(...net.rows);
   } finally {
     fs.rmSync(built.dir, { recursive: true, force: true });
   }
@@ -374,7 +508,8 @@ async function main(): Promise<number> {
     'native = the program alone; C floor = bench/c/notify_floor.c (seccomp notify, blocking RECV/SEND, sync wake-up);',
     'ptrace C floor = bench/c/ptrace_floor.c (seccomp RET_TRACE, skip the call at the stop); runsc = its ptrace platform;',
     'tsvisor = node dist/cli/main.js do; ratios are of medians; "-" = not measured by design;',
-    'n/a = every run failed, * = some runs failed and are left out (reasons below)',
+    'n/a = every run failed, * = some runs failed and are left out (reasons below);',
+    'the network rows (Gbit/s, req/s) are the one place where higher is better',
     '',
     renderTable(rows),
     '',
@@ -382,9 +517,17 @@ async function main(): Promise<number> {
     renderMechanisms(g.native, g.mechanisms),
     g.ptraceVsRunsc,
     '',
+    'tsvisor as an OCI runtime, `run` of /bin/true on a busybox bundle, against the other runtimes (issue 6: beat runsc):',
+    renderRatio('tsvisor run / runsc run (goal: below 1.00x)', oci.tsvisor, oci.runsc),
+    renderRatio('tsvisor run / crun run (crun in a private mount namespace, via unshare and sh)', oci.tsvisor, oci.crun),
+    renderRatio('tsvisor run / runc run', oci.tsvisor, oci.runc),
+    '',
+    ...net.summary,
+    '',
     'details (min / median / max over all repetitions):',
     renderDetails(rows),
     renderMechanismDetails(g.native, g.mechanisms),
+    oci.details,
     '',
     runsc.ok ? `runsc: ${RUNSC} ${runsc.flags.join(' ')} do ...` : `runsc: unavailable (${runsc.reason})`,
     `bench took ${((Date.now() - t0) / 1000).toFixed(1)} s`,

@@ -34,3 +34,27 @@ export function measured(samples: readonly number[], extra: { note?: string; war
 export function failed(reason: string): Outcome {
   return { ok: false, reason };
 }
+
+/**
+ * Samples of one configuration over several runs. A failed run adds no
+ * samples (its figures cannot be trusted) but is counted and shown; only if
+ * every run failed is the figure n/a.
+ */
+export class Collector {
+  readonly values: number[] = [];
+  private readonly failures: string[] = [];
+  readonly notes: string[] = [];
+
+  fail(why: string): void { this.failures.push(why); }
+
+  outcome(): Outcome {
+    if (this.values.length === 0) return failed(this.failures[0] ?? 'no samples');
+    const note = [...new Set(this.notes)].join('; ');
+    const warning = this.failures.length === 0 ? undefined
+      : `${this.failures.length} run(s) failed and are left out: ${[...new Set(this.failures)].join('; ')}`;
+    return measured(this.values, {
+      ...(note === '' ? {} : { note }),
+      ...(warning === undefined ? {} : { warning }),
+    });
+  }
+}

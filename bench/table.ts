@@ -76,6 +76,11 @@ function detailLines(label: string, cells: readonly (readonly [string, Cell])[])
   return out;
 }
 
+/** The details of a figure whose peers are not the table's columns (the OCI run's runc and crun). */
+export function renderNamedDetails(label: string, cells: readonly (readonly [string, Cell])[]): string {
+  return detailLines(label, cells).join('\n');
+}
+
 export function renderDetails(rows: readonly Row[]): string {
   return rows.flatMap((r) => detailLines(r.label, [['native', r.native], ['C floor', r.floor], ['runsc', r.runsc], ['tsvisor', r.tsvisor]])).join('\n');
 }
