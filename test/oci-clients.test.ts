@@ -223,6 +223,15 @@ async function expectNothingLeft(w: Watcher): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------
+/** The host's own network settings a client's hook could change by entering the wrong namespace. */
+function hostNetworkSettings(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of ['ipv6/conf/all/disable_ipv6', 'ipv6/conf/lo/disable_ipv6', 'ipv4/ip_forward']) {
+    out[f] = fs.readFileSync(`/proc/sys/net/${f}`, 'latin1').trim();
+  }
+  return out;
+}
+
 // Daemons we start (containerd, dockerd): in a session of their own, stopped by pid.
 
 interface Daemon { readonly name: string; readonly child: ChildProcess; readonly log: string }
@@ -547,11 +556,15 @@ describe.skipIf(!has(BIN.dockerd, BIN.docker, BIN.containerd, BIN.shim))(
     }, LONG);
 
     it('runs a container that prints and exits with a chosen status', async () => {
+      const hostNet = hostNetworkSettings();
       const r = docker('run', '--rm', ...RUN, IMAGE, 'sh', '-c', 'echo hello from docker; exit 3');
       expect(r.status, r.stderr).toBe(3);
       expect(r.stdout).toBe('hello from docker\n');
       expect(docker('ps', '-aq').stdout.trim()).toBe('');
       await expectNothingLeft(w);
+      // Docker's prestart hook sets up the network namespace of the state's
+      // pid: the sandbox's, never the host's (it once turned IPv6 off here).
+      expect(hostNetworkSettings()).toEqual(hostNet);
     });
 
     it('runs one with a terminal', async () => {

@@ -6,6 +6,19 @@
 import { spawnSync } from 'node:child_process';
 import { CommandError } from '../usage.js';
 import type { Hook, HookName, State } from './spec.js';
+import type { ContainerRecord } from './state.js';
+
+/**
+ * The state a hook reads on its stdin. Its pid is the sandbox's pid 1, which
+ * lives in the container's namespaces, and not the daemon's (the state's
+ * pid, which clients reap): hooks enter the namespaces of that pid. Docker's
+ * prestart hook (libnetwork-setkey) sets up the network namespace of
+ * /proc/<pid>/ns/net; given the daemon's, it set up the host's (it turned
+ * IPv6 off on the host).
+ */
+export function hookState(rec: ContainerRecord, status?: State['status']): State {
+  return { ...rec.state, ...(rec.initPid !== undefined ? { pid: rec.initPid } : {}), ...(status ? { status } : {}) };
+}
 
 /**
  * Runs each hook in order; the first that fails (non-zero, killed, timed

@@ -12,7 +12,7 @@ import { freezerState, removeCgroupsWhenEmpty, setFrozen } from './cgroups.js';
 import { controlSocketPath, request, requestOk } from './control.js';
 import type { DaemonReport } from './daemon.js';
 import { idArg, last, parseFlags } from './flags.js';
-import { runHooks, runHooksWarn } from './hooks.js';
+import { hookState, runHooks, runHooksWarn } from './hooks.js';
 import { isSameProcess, sandboxProcesses, signalProcess } from './procs.js';
 import { DAEMON_COMMAND, type GlobalOptions } from './runtime.js';
 import { SpecError, type Spec, type State, type Status } from './spec.js';
@@ -112,7 +112,7 @@ async function createContainer(
       programStartTime: r.programStartTime, cgroups: r.cgroups,
     });
     dir.write(rec);
-    for (const hook of ['prestart', 'createRuntime', 'createContainer'] as const) runHooks(hook, spec.hooks[hook], rec.state);
+    for (const hook of ['prestart', 'createRuntime', 'createContainer'] as const) runHooks(hook, spec.hooks[hook], hookState(rec));
     if (pidFile !== undefined) writePidFile(pidFile, r.pid);
     made = false;
     return { rec, spec };
@@ -182,11 +182,11 @@ async function startContainer(dir: StateDir, id: string): Promise<void> {
     if (status === 'stopped') throw new CommandError('cannot start a container that has stopped');
     if (status !== 'created') throw new CommandError(`cannot start an already ${status} container`);
     const spec = await loadSpecQuiet(rec.state.bundle);
-    if (spec) runHooks('startContainer', spec.hooks.startContainer, rec.state);
+    if (spec) runHooks('startContainer', spec.hooks.startContainer, hookState(rec));
     await requestOk(controlSocketPath(dir.root, id), { op: 'start' }, 'start');
     rec.state.status = 'running';
     dir.write(rec);
-    if (spec) runHooksWarn('poststart', spec.hooks.poststart, rec.state);
+    if (spec) runHooksWarn('poststart', spec.hooks.poststart, hookState(rec));
   } finally {
     lock.done();
   }
@@ -279,7 +279,7 @@ async function deleteCommand(dir: StateDir, args: string[]): Promise<number> {
     }
     await destroy(dir, id);
     const spec = await loadSpecQuiet(rec.state.bundle);
-    if (spec) runHooksWarn('poststop', spec.hooks.poststop, { ...rec.state, status: 'stopped' });
+    if (spec) runHooksWarn('poststop', spec.hooks.poststop, hookState(rec, 'stopped'));
   } catch (e) {
     lock.done();
     throw e;
