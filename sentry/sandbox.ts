@@ -191,7 +191,10 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   // A cgroup is named after its sandbox's state folder: once that is gone, so is the sandbox.
   removeStaleCgroups((id) => fs.existsSync(STATE_PREFIX + id));
   const state = fs.mkdtempSync(STATE_PREFIX);
-  fs.writeFileSync(path.join(state, 'owner'), String(process.pid));
+  // Whole or not at all (a rename): another tsvisor's removeStaleStates must
+  // never read it half-written.
+  fs.writeFileSync(path.join(state, 'owner.new'), String(process.pid));
+  fs.renameSync(path.join(state, 'owner.new'), path.join(state, 'owner'));
   let cgroups: SandboxCgroups | null = null;
   if (opts.memoryLimit !== undefined || opts.pidsLimit !== undefined) {
     try {
@@ -519,7 +522,8 @@ function removeStaleStates(): void {
       const leftovers = fs.readdirSync(state);
       if (!(leftovers.length === 1 && leftovers[0] === ETC_DIR)) {
         const owner = Number(fs.readFileSync(path.join(state, 'owner'), 'latin1'));
-        if (Number.isInteger(owner) && owner > 0 && fs.existsSync(`/proc/${owner}`)) continue;
+        // Only a folder whose owner is known and gone is stale.
+        if (!Number.isInteger(owner) || owner <= 0 || fs.existsSync(`/proc/${owner}`)) continue;
       }
       // An --overlay dir folder: plain files on the host (its overlay died with the gofer).
       try {

@@ -222,8 +222,12 @@ describe('delete --force', () => {
     expect(cgroupsOf('f1')).toEqual([]);
     expect(fs.existsSync(path.join(root, 'f1'))).toBe(false);
     expect(fs.readdirSync(path.join(root, '@sockets')).length).toBe(sockets - 1);
-    // The sandbox's mounts lived in its gofer's namespace: the host's table is as it was.
-    expect(fs.readFileSync('/proc/self/mountinfo', 'latin1')).toBe(gofer);
+    // The sandbox's mounts lived in its gofer's namespace: the host's table
+    // gained none. (Only tsvisor's are compared: other test files, docker's
+    // and containerd's among them, may mount on the host meanwhile.)
+    const before = new Set(gofer.split('\n'));
+    const added = fs.readFileSync('/proc/self/mountinfo', 'latin1').split('\n').filter((l) => !before.has(l));
+    expect(added.filter((l) => l.includes('tsvisor') || l.includes(tmp))).toEqual([]);
   });
 });
 
