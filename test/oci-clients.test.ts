@@ -198,6 +198,15 @@ function leftovers(w: Watcher): string[] {
   for (const dir of w.seen.cgroups) if (fs.existsSync(dir)) left.push(`cgroup ${dir}`);
   for (const [pid, st] of w.seen.procs) if (startTimeOf(pid) === st) left.push(`process ${pid}: ${cmdline(pid)}`);
   for (const dir of w.seen.tmpDirs) if (fs.existsSync(dir)) left.push(`sandbox folder ${dir}`);
+  // A sandbox's folder names its owner (the daemon): one still naming a
+  // daemon seen here was left behind, whether or not a scan caught it live.
+  for (const name of fs.readdirSync('/tmp')) {
+    if (!name.startsWith('tsvisor-')) continue;
+    try {
+      const owner = Number(fs.readFileSync(path.join('/tmp', name, 'owner'), 'latin1'));
+      if (w.seen.procs.has(owner) && !w.seen.tmpDirs.has(path.join('/tmp', name))) left.push(`sandbox folder /tmp/${name}`);
+    } catch { /* not a sandbox's, or gone */ }
+  }
   // tsvisor's own processes for these containers: the daemons and exec waiters name the id.
   const ids = new Set(containers.map((c) => c.id));
   for (const name of fs.readdirSync('/proc')) {
@@ -664,9 +673,10 @@ describe('afterwards', () => {
     // The check above was not vacuous: it saw the clients' containers and their sandboxes.
     if (has(BIN.podman, BIN.conmon) || has(BIN.containerd, BIN.ctr, BIN.shim)) {
       expect(createdContainers().length).toBeGreaterThan(0);
+      // (Not the sampled sandbox folders: on a loaded machine a scan every
+      // 40 ms can miss them all; the owner files above cover them.)
       expect(w.seen.procs.size).toBeGreaterThan(0);
       expect(w.seen.cgroups.size).toBeGreaterThan(0);
-      expect(w.seen.tmpDirs.size).toBeGreaterThan(0);
     }
   }, LONG);
 });
