@@ -672,11 +672,12 @@ describe('afterwards', () => {
     expect(leftovers(w)).toEqual([]);
     // The check above was not vacuous: it saw the clients' containers and their sandboxes.
     if (has(BIN.podman, BIN.conmon) || has(BIN.containerd, BIN.ctr, BIN.shim)) {
+      // The checks by container id (state, locks, sockets, cgroups, daemons)
+      // are the ones that matter. The sampled pids and cgroups add to them,
+      // but are not required to be there: the scan runs on this file's event
+      // loop, which the clients' synchronous runs hold up, so on a loaded
+      // machine it can miss a short-lived container altogether.
       expect(createdContainers().length).toBeGreaterThan(0);
-      // (Not the sampled sandbox folders: on a loaded machine a scan every
-      // 40 ms can miss them all; the owner files above cover them.)
-      expect(w.seen.procs.size).toBeGreaterThan(0);
-      expect(w.seen.cgroups.size).toBeGreaterThan(0);
     }
   }, LONG);
 });

@@ -120,6 +120,34 @@ describe('tsvisor run', () => {
   });
 });
 
+describe('process.capabilities', () => {
+  /** The program's capability sets and ids, as it sees them. */
+  function capsOf(edit: (c: Config & { process: { capabilities?: unknown; user?: unknown } }) => void, id: string): string {
+    const dir = bundle((c) => {
+      c.process.args = ['sh', '-c', 'grep ^Cap /proc/self/status; id -u'];
+      edit(c);
+    });
+    const out = path.join(tmp, `${id}.out`);
+    const fd = fs.openSync(out, 'w');
+    const r = tsvisor(['run', '--bundle', dir, id], { stdio: fd });
+    fs.closeSync(fd);
+    expect(r.status, r.stderr).toBe(0);
+    return fs.readFileSync(out, 'utf8');
+  }
+
+  it('are the program\'s sets: bounding, effective, permitted for root; ambient across a change of user', () => {
+    const two = ['CAP_CHOWN', 'CAP_KILL']; // bits 0 and 5
+    expect(capsOf((c) => {
+      c.process.capabilities = { bounding: two, effective: two, permitted: two, inheritable: [], ambient: [] };
+    }, 'caps1')).toBe('CapInh:\t0000000000000000\nCapPrm:\t0000000000000021\nCapEff:\t0000000000000021\nCapBnd:\t0000000000000021\nCapAmb:\t0000000000000000\n0\n');
+    const bind = ['CAP_NET_BIND_SERVICE']; // bit 10
+    expect(capsOf((c) => {
+      c.process.user = { uid: 1000, gid: 1000 };
+      c.process.capabilities = { bounding: [...bind, 'CAP_KILL'], effective: bind, permitted: bind, inheritable: bind, ambient: bind };
+    }, 'caps2')).toBe('CapInh:\t0000000000000400\nCapPrm:\t0000000000000400\nCapEff:\t0000000000000400\nCapBnd:\t0000000000000420\nCapAmb:\t0000000000000400\n1000\n');
+  });
+});
+
 describe('create, start, state, kill, delete', () => {
   it('holds the program until start, then runs it; kill reaches it; delete removes all', async () => {
     const dir = bundle((c) => { c.process.args = LOOP; });

@@ -181,7 +181,10 @@ class Daemon {
       ...(p.pidsLimit !== undefined ? { pidsLimit: p.pidsLimit } : {}),
       ...(this.a.flags.platform ? { platform: this.a.flags.platform } : {}),
       oci: {
-        launcherArgs: ['--start-fd', '4', '--exec-fd', '5', '--exec-report-fd', '6', ...(p.user !== undefined ? ['--user', p.user] : [])],
+        launcherArgs: [
+          '--start-fd', '4', '--exec-fd', '5', '--exec-report-fd', '6', '--caps', p.caps,
+          ...(p.user !== undefined ? ['--user', p.user] : []),
+        ],
         launcherFds,
         cgroupProcs: procsFiles(this.cgroups),
         ...(p.hostname !== undefined ? { hostname: p.hostname } : {}),

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ExtraMount, OverlayMode, TmpfsMount } from '../../sentry/sandbox.js';
-import { SpecError, type Mount, type Rlimit, type Spec } from './spec.js';
+import { CAPABILITIES, SpecError, type Capabilities, type Capability, type Mount, type Rlimit, type Spec } from './spec.js';
 
 /** The OCI global flags that change how a container runs (runsc's names). */
 export interface RunFlags {
@@ -25,6 +25,8 @@ export interface ContainerPlan {
   readonly cwd: string;
   /** The launcher's --user UID:GID[:GROUPS], or undefined for root with no extra groups. */
   readonly user?: string;
+  /** The launcher's --caps B:E:P:I:A: process.capabilities as hex masks (absent in the spec: none at all, as runc). */
+  readonly caps: string;
   readonly terminal: boolean;
   readonly consoleSize?: { readonly rows: number; readonly cols: number };
   readonly hostname?: string;
@@ -59,6 +61,12 @@ export function planContainer(spec: Spec, flags: RunFlags): ContainerPlan | Spec
   }
 }
 
+function capabilityMasks(c: Capabilities): string {
+  const mask = (names: readonly Capability[]): string =>
+    names.reduce((m, n) => m | (1n << BigInt(CAPABILITIES[n])), 0n).toString(16);
+  return [c.bounding, c.effective, c.permitted, c.inheritable, c.ambient].map(mask).join(':');
+}
+
 function plan(spec: Spec, flags: RunFlags): ContainerPlan {
   const rootfs = spec.root.path;
   if (!isDirectory(rootfs)) throw new SpecError('root.path', `${rootfs}: not a directory`);
@@ -85,6 +93,7 @@ function plan(spec: Spec, flags: RunFlags): ContainerPlan {
     env: envObject(p.env),
     cwd: p.cwd,
     ...(user !== undefined ? { user } : {}),
+    caps: capabilityMasks(p.capabilities),
     terminal: p.terminal,
     ...(p.consoleSize ? { consoleSize: { rows: p.consoleSize.height, cols: p.consoleSize.width } } : {}),
     ...(spec.hostname !== '' ? { hostname: spec.hostname } : {}),
