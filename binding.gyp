@@ -25,7 +25,8 @@
         "native/launcher/mounts.c",
         "native/launcher/util.c",
         "native/launcher/terminal.c",
-        "native/launcher/exec_helper.c"
+        "native/launcher/exec_helper.c",
+        "native/launcher/caps.c"
       ],
       "cflags": ["-O2", "-Wall", "-std=gnu11"]
     }

@@ -148,6 +148,32 @@ describe('process.capabilities', () => {
   });
 });
 
+describe('process.capabilities of exec', () => {
+  it('are the container\'s, with --cap added; those of --process are its own', () => {
+    const two = ['CAP_CHOWN', 'CAP_KILL']; // bits 0 and 5
+    createRunning('capx', bundle((c) => {
+      c.process.args = LOOP;
+      (c.process as { capabilities?: unknown }).capabilities = { bounding: two, effective: two, permitted: two, inheritable: [], ambient: [] };
+    }));
+    try {
+      const sets = (r: Result): string => r.stdout.split('\n').filter((l) => /^Cap(Prm|Eff|Bnd)/.test(l)).join(' ');
+      const show = ['sh', '-c', 'grep ^Cap /proc/self/status'];
+      expect(sets(tsvisor(['exec', 'capx', ...show]))).toBe('CapPrm:\t0000000000000021 CapEff:\t0000000000000021 CapBnd:\t0000000000000021');
+      // CAP_SYS_ADMIN is bit 21
+      expect(sets(tsvisor(['exec', '--cap', 'CAP_SYS_ADMIN', 'capx', ...show])))
+        .toBe('CapPrm:\t0000000000200021 CapEff:\t0000000000200021 CapBnd:\t0000000000200021');
+      const file = path.join(tmp, 'capx-process.json');
+      fs.writeFileSync(file, JSON.stringify({
+        args: show, cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 },
+        capabilities: { bounding: ['CAP_KILL'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'] },
+      }));
+      expect(sets(tsvisor(['exec', '--process', file, 'capx']))).toBe('CapPrm:\t0000000000000020 CapEff:\t0000000000000020 CapBnd:\t0000000000000020');
+    } finally {
+      expect(tsvisor(['delete', '--force', 'capx']).status).toBe(0);
+    }
+  });
+});
+
 describe('create, start, state, kill, delete', () => {
   it('holds the program until start, then runs it; kill reaches it; delete removes all', async () => {
     const dir = bundle((c) => { c.process.args = LOOP; });

@@ -28,6 +28,8 @@ export interface ExecRequest {
   readonly uid: number;
   readonly gid: number;
   readonly groups: readonly number[];
+  /** Its capabilities, as the launcher's --caps text (translate.ts capabilityMasks). */
+  readonly caps: string;
   readonly tty: boolean;
   readonly consoleSocket?: string;
   readonly consoleSize?: { readonly rows: number; readonly cols: number };

@@ -346,7 +346,7 @@ function callerStdio(pid: number): number[] | string {
 /** The helper's request: "EXEC" and NUL-terminated fields (native/launcher/exec_helper.c). */
 function execPayload(r: ExecRequest): Buffer {
   const fields = [
-    `u${r.uid}`, `g${r.gid}`, ...r.groups.map((g) => `G${g}`), `c${r.cwd}`, ...(r.tty ? ['t'] : []),
+    `u${r.uid}`, `g${r.gid}`, ...r.groups.map((g) => `G${g}`), `c${r.cwd}`, `k${r.caps}`, ...(r.tty ? ['t'] : []),
     ...r.args.map((x) => `a${x}`), ...r.env.map((e) => `e${e}`),
   ];
   return Buffer.concat([Buffer.from('EXEC'), ...fields.map((f) => Buffer.from(f + '\0'))]);

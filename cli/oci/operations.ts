@@ -11,9 +11,9 @@ import { idArg, last, parseFlags, type Parsed } from './flags.js';
 import { liveStatus } from './lifecycle.js';
 import { isSameProcess, sandboxProcesses, signalProcess, startTime } from './procs.js';
 import { EXEC_WAIT_COMMAND, type GlobalOptions } from './runtime.js';
-import { CAPABILITY_NAMES, parseProcess, SpecError, type Process } from './spec.js';
+import { CAPABILITY_NAMES, parseProcess, parseSpec, SpecError, type Capabilities, type Capability, type Process } from './spec.js';
 import { StateDir, type ContainerRecord } from './state.js';
-import type { CpuLimits } from './translate.js';
+import { capabilityMasks, type CpuLimits } from './translate.js';
 
 const MAIN_JS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'main.js');
 
@@ -256,25 +256,26 @@ const EXEC_FLAGS = {
 async function execCommand(dir: StateDir, args: string[]): Promise<number> {
   const p = parseFlags('exec', args, EXEC_FLAGS);
   const id = idArg('exec', p);
-  const proc = execProcess(p);
-  for (const c of p.values.get('cap') ?? []) {
-    if (!(CAPABILITY_NAMES as readonly string[]).includes(c)) throw new CommandError(`exec: --cap: unknown capability ${c}`);
-  }
   const rec = living(dir, id);
+  const proc = execProcess(p, rec.state.bundle);
   if (liveStatus(rec) === 'paused') throw new CommandError('cannot exec in a paused container (resume it first)');
   const consoleSocket = last(p, 'console-socket');
   if (proc.terminal && consoleSocket === undefined) throw new CommandError('exec: a terminal (--tty) needs --console-socket');
   const req: ExecRequest = {
     callerPid: process.pid, args: proc.args, env: proc.env, cwd: proc.cwd, uid: proc.user.uid, gid: proc.user.gid,
-    groups: proc.user.additionalGids, tty: proc.terminal,
+    groups: proc.user.additionalGids, tty: proc.terminal, caps: capabilityMasks(proc.capabilities),
     ...(consoleSocket !== undefined ? { consoleSocket: path.resolve(consoleSocket) } : {}),
     ...(proc.consoleSize ? { consoleSize: { rows: proc.consoleSize.height, cols: proc.consoleSize.width } } : {}),
   };
   return runExec(dir, id, req, last(p, 'pid-file'), p.bools.has('detach'));
 }
 
-/** The process to exec: --process FILE, or the command line's arguments and flags. */
-function execProcess(p: Parsed): Process {
+/**
+ * The process to exec: --process FILE, or the command line's arguments and
+ * flags. Its capabilities are the file's; on the command line, runc's: the
+ * container's own, and each --cap added to them.
+ */
+function execProcess(p: Parsed, bundle: string): Process {
   const file = last(p, 'process');
   if (file !== undefined) {
     let json: unknown;
@@ -295,7 +296,32 @@ function execProcess(p: Parsed): Process {
     terminal: p.bools.has('tty'), args, cwd: last(p, 'cwd') ?? '/',
     env: env.some((e) => e.startsWith('PATH=')) ? env : ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...env],
     user: { uid: idNumber(uid, '--user'), gid: idNumber(gid ?? '0', '--user'), additionalGids: (p.values.get('additional-gids') ?? []).map((g) => idNumber(g, '--additional-gids')) },
-    capabilities: { bounding: [], effective: [], inheritable: [], permitted: [], ambient: [] }, rlimits: [], noNewPrivileges: true,
+    capabilities: withAddedCaps(containerCapabilities(bundle), p.values.get('cap') ?? []), rlimits: [], noNewPrivileges: true,
+  };
+}
+
+/** The container's process.capabilities, from its bundle (none if it cannot be read, as for an absent field). */
+function containerCapabilities(bundle: string): Capabilities {
+  const none: Capabilities = { bounding: [], effective: [], inheritable: [], permitted: [], ambient: [] };
+  try {
+    const spec = parseSpec(JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')), bundle);
+    return spec instanceof SpecError ? none : spec.process.capabilities;
+  } catch {
+    return none;
+  }
+}
+
+/** runc exec --cap: added to the bounding, effective and permitted sets, and to the ambient one where some are inheritable. */
+function withAddedCaps(c: Capabilities, added: readonly string[]): Capabilities {
+  const names: Capability[] = [];
+  for (const a of added) {
+    if (!(CAPABILITY_NAMES as readonly string[]).includes(a)) throw new CommandError(`exec: --cap: unknown capability ${a}`);
+    names.push(a as Capability);
+  }
+  const plus = (set: readonly Capability[]): Capability[] => [...new Set([...set, ...names])];
+  return {
+    bounding: plus(c.bounding), effective: plus(c.effective), permitted: plus(c.permitted), inheritable: [...c.inheritable],
+    ambient: c.inheritable.length > 0 ? plus(c.ambient) : [...c.ambient],
   };
 }
 

@@ -61,7 +61,8 @@ export function planContainer(spec: Spec, flags: RunFlags): ContainerPlan | Spec
   }
 }
 
-function capabilityMasks(c: Capabilities): string {
+/** process.capabilities as the launcher's --caps B:E:P:I:A (hex masks). */
+export function capabilityMasks(c: Capabilities): string {
   const mask = (names: readonly Capability[]): string =>
     names.reduce((m, n) => m | (1n << BigInt(CAPABILITIES[n])), 0n).toString(16);
   return [c.bounding, c.effective, c.permitted, c.inheritable, c.ambient].map(mask).join(':');

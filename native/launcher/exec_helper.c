@@ -12,7 +12,7 @@
  *
  * Requests arrive on a SOCK_SEQPACKET socket from tsvisor (the daemon of
  * `tsvisor create`), one message each:
- *   "EXEC" then NUL-terminated fields: u<uid> g<gid> G<gid>... c<cwd> t (a
+ *   "EXEC" then NUL-terminated fields: u<uid> g<gid> G<gid>... c<cwd> k<caps> t (a
  *   terminal) a<arg>... e<VAR=value>..., with the new process's stdin,
  *   stdout and stderr by SCM_RIGHTS (none with a terminal).
  * Answered on the same socket: "PIDN<pid in the sandbox>", or for a terminal
@@ -52,6 +52,9 @@ struct exec_req {
   gid_t gid;
   gid_t groups[MAX_GROUPS];
   int ngroups;
+  /* k<B:E:P:I:A>: the process's capabilities (caps.c); none given: all kept. */
+  int has_caps;
+  unsigned long long caps[CAPS_SETS];
   const char *cwd;
   int tty;
   char *argv[MAX_FIELDS];
@@ -84,6 +87,10 @@ static int parse_request(char *p, size_t len, struct exec_req *r) {
     else if (k == 'g') r->gid = (gid_t)strtoul(v, NULL, 10);
     else if (k == 'G' && r->ngroups < MAX_GROUPS) r->groups[r->ngroups++] = (gid_t)strtoul(v, NULL, 10);
     else if (k == 'c') r->cwd = v;
+    else if (k == 'k') {
+      if (caps_parse(v, r->caps) < 0) return -1;
+      r->has_caps = 1;
+    }
     else if (k == 't') r->tty = 1;
     else if (k == 'a' && nargs < MAX_FIELDS - 1) r->argv[nargs++] = v;
     else if (k == 'e' && nenv < MAX_FIELDS - 1) r->envp[nenv++] = v;
@@ -134,9 +141,11 @@ static __attribute__((noreturn)) void exec_child(struct exec_req *r, const char 
     for (int i = 0; i < 3; i++) dup2(high[i], i);
   }
   syscall(SYS_close_range, 3, ~0U, 0);
+  if (r->has_caps && caps_before_ids(r->caps, r->uid != 0) < 0) child_fail("capabilities", "(bounding set)", LAUNCHER_FAIL);
   if (setgroups((size_t)r->ngroups, r->groups) < 0) child_fail("setgroups", "", LAUNCHER_FAIL);
   if (setresgid(r->gid, r->gid, r->gid) < 0) child_fail("setgid", "", LAUNCHER_FAIL);
   if (setresuid(r->uid, r->uid, r->uid) < 0) child_fail("setuid", "", LAUNCHER_FAIL);
+  if (r->has_caps && caps_after_ids(r->caps) < 0) child_fail("capabilities", "", LAUNCHER_FAIL);
   if (chdir(r->cwd) < 0) child_fail("chdir", r->cwd, LAUNCHER_FAIL);
   environ = r->envp;
   execvp(r->argv[0], r->argv);

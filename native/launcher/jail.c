@@ -27,7 +27,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
@@ -67,7 +66,7 @@ struct jail_opts {
   /* OCI process.capabilities: bounding, effective, permitted, inheritable,
    * ambient, as bit masks (--caps B:E:P:I:A in hex); has_caps 0: not given. */
   int has_caps;
-  unsigned long long caps[5];
+  unsigned long long caps[CAPS_SETS];
   char **argv;
 };
 
@@ -97,11 +96,7 @@ static void parse(int argc, char **argv, struct jail_opts *o) {
     else if (strcmp(argv[i - 1], "--net-ready-fd") == 0) o->net_ready_fd = fd_arg(v);
     else if (strcmp(argv[i - 1], "--user") == 0) o->user = v;
     else if (strcmp(argv[i - 1], "--caps") == 0) {
-      char *end = (char *)v;
-      for (int k = 0; k < 5; k++) {
-        o->caps[k] = strtoull(end + (k > 0), &end, 16);
-        if (*end != (k < 4 ? ':' : '\0')) die("--caps %s: expected five hex masks B:E:P:I:A", v);
-      }
+      if (caps_parse(v, o->caps) < 0) die("--caps %s: expected five hex masks B:E:P:I:A", v);
       o->has_caps = 1;
     }
     else if (strcmp(argv[i - 1], "--terminal") == 0) {
@@ -206,47 +201,14 @@ static void set_user(const char *spec) {
   if (setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) < 0) die_errno("setuid %lu", uid);
 }
 
-enum { CAPS_BOUNDING, CAPS_EFFECTIVE, CAPS_PERMITTED, CAPS_INHERITABLE, CAPS_AMBIENT };
-
-/* The bounding set first (dropping needs CAP_SETPCAP, which we still hold),
- * and keep the permitted set across a change of user (PR_SET_KEEPCAPS), as
- * runc does; the other sets come after the ids (apply_caps). */
-static void drop_bounding(const struct jail_opts *o) {
-  for (int cap = 0; cap <= CAP_LAST_CAP; cap++) {
-    if (o->caps[CAPS_BOUNDING] & (1ULL << cap)) continue;
-    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) die_errno("drop capability %d from the bounding set", cap);
-  }
-  if (o->user && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) die_errno("PR_SET_KEEPCAPS");
-}
-
-static void apply_caps(const struct jail_opts *o) {
-  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
-  struct __user_cap_data_struct d[2];
-  for (int i = 0; i < 2; i++) {
-    d[i].effective = (unsigned)(o->caps[CAPS_EFFECTIVE] >> (32 * i));
-    d[i].permitted = (unsigned)(o->caps[CAPS_PERMITTED] >> (32 * i));
-    d[i].inheritable = (unsigned)(o->caps[CAPS_INHERITABLE] >> (32 * i));
-  }
-  if (syscall(SYS_capset, &h, d) < 0) die_errno("capset (process.capabilities)");
-  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) die_errno("clear the ambient set");
-  /* Linux raises an ambient capability only if it is permitted and
-   * inheritable; specs often list more (runc spec's own default does):
-   * those are left out, as runc leaves them. */
-  unsigned long long raisable = o->caps[CAPS_AMBIENT] & o->caps[CAPS_PERMITTED] & o->caps[CAPS_INHERITABLE];
-  for (int cap = 0; cap <= CAP_LAST_CAP; cap++) {
-    if (!(raisable & (1ULL << cap))) continue;
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) die_errno("raise ambient capability %d", cap);
-  }
-}
-
 /* OCI: between the sentry's GOGO and the exec. The exec helper forks from
  * here (under the filter, still root, all capabilities); the program waits
  * for `start`. */
 static void before_exec(const struct jail_opts *o) {
   if (o->exec_fd >= 0) start_exec_helper(o->exec_fd, o->exec_report_fd);
-  if (o->has_caps) drop_bounding(o);
+  if (o->has_caps && caps_before_ids(o->caps, o->user != NULL) < 0) die_errno("process.capabilities: the bounding set");
   if (o->user) set_user(o->user);
-  if (o->has_caps) apply_caps(o);
+  if (o->has_caps && caps_after_ids(o->caps) < 0) die_errno("process.capabilities");
   if (o->start_fd < 0) return;
   char go;
   ssize_t n;

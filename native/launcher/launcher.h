@@ -23,6 +23,7 @@
  *       terminal (a path in the sandbox) as its controlling terminal and stdio.
  *       OCI (tsvisor create): --exec-fd N --exec-report-fd M start the exec
  *       helper (exec_helper.c); --user UID:GID[:G,...] sets the program's ids;
+ *       --caps B:E:P:I:A its capabilities (caps.c);
  *       --start-fd N holds the program before its exec until a byte arrives.
  *       --net-ready-fd N writes the child's host pid and a newline to N and
  *       holds the child (before it does anything) until a 'g' comes back:
@@ -42,6 +43,13 @@ __attribute__((noreturn, format(printf, 1, 2))) void die_errno(const char *fmt, 
 void write_file(const char *path, const char *text);
 void die_with_parent(void);
 void mkdir_p(const char *path, mode_t mode);
+
+/* caps.c: OCI process.capabilities as five bit masks, in this order (the
+ * text form: B:E:P:I:A in hex). Each returns 0, or -1 with errno. */
+enum { CAPS_BOUNDING, CAPS_EFFECTIVE, CAPS_PERMITTED, CAPS_INHERITABLE, CAPS_AMBIENT, CAPS_SETS };
+int caps_parse(const char *text, unsigned long long caps[CAPS_SETS]);
+int caps_before_ids(const unsigned long long caps[CAPS_SETS], int changing_user);
+int caps_after_ids(const unsigned long long caps[CAPS_SETS]);
 
 /* control socket messages: a 4-byte tag, then the payload */
 void control_send(const char *tag, const void *payload, size_t len, int fd_to_pass);
