@@ -112,7 +112,20 @@ export function writeEtcFiles(
     if (!canBindOver(rootfs, file, rootWritable)) continue;
     const source = path.join(dir, path.posix.basename(file));
     fs.writeFileSync(source, contents[file], { mode: 0o644 });
+    // The root's own file's mode where it has one, so that what the
+    // program sees of it (stat, access) is the root's: only the text is ours.
+    const own = modeOf(path.join(rootfs, file));
+    if (own !== null) fs.chmodSync(source, own);
     binds.push({ source, target: file });
   }
   return binds;
+}
+
+/** The permission bits of a file of the root (following symlinks), or null. */
+function modeOf(file: string): number | null {
+  try {
+    return fs.statSync(file).mode & 0o7777;
+  } catch {
+    return null;
+  }
 }
