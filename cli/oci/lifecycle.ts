@@ -193,7 +193,8 @@ async function startContainer(dir: StateDir, id: string): Promise<void> {
 }
 
 /** The bundle's spec for its hooks; undefined when it is gone or unreadable (no hooks then). */
-async function loadSpecQuiet(bundle: string): Promise<Spec | undefined> {
+/** The bundle's spec, or undefined when it cannot be read or parsed (nothing is reported). */
+export async function loadSpecQuiet(bundle: string): Promise<Spec | undefined> {
   const { parseSpec } = await import('./spec.js');
   try {
     const s = parseSpec(JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')), bundle);

@@ -8,10 +8,10 @@ import { CommandError, UsageError } from '../usage.js';
 import { applyCpu, freezerState, readNumber, setFrozen, writeSetting } from './cgroups.js';
 import { controlSocketPath, request, type ExecRequest } from './control.js';
 import { idArg, last, parseFlags, type Parsed } from './flags.js';
-import { liveStatus } from './lifecycle.js';
+import { liveStatus, loadSpecQuiet } from './lifecycle.js';
 import { isSameProcess, sandboxProcesses, signalProcess, startTime } from './procs.js';
 import { EXEC_WAIT_COMMAND, type GlobalOptions } from './runtime.js';
-import { CAPABILITY_NAMES, parseProcess, parseSpec, SpecError, type Capabilities, type Capability, type Process } from './spec.js';
+import { CAPABILITY_NAMES, parseProcess, SpecError, type Capabilities, type Capability, type Process } from './spec.js';
 import { StateDir, type ContainerRecord } from './state.js';
 import { capabilityMasks, type CpuLimits } from './translate.js';
 
@@ -257,7 +257,7 @@ async function execCommand(dir: StateDir, args: string[]): Promise<number> {
   const p = parseFlags('exec', args, EXEC_FLAGS);
   const id = idArg('exec', p);
   const rec = living(dir, id);
-  const proc = execProcess(p, rec.state.bundle);
+  const proc = execProcess(p, (await loadSpecQuiet(rec.state.bundle))?.process.capabilities ?? NO_CAPABILITIES);
   if (liveStatus(rec) === 'paused') throw new CommandError('cannot exec in a paused container (resume it first)');
   const consoleSocket = last(p, 'console-socket');
   if (proc.terminal && consoleSocket === undefined) throw new CommandError('exec: a terminal (--tty) needs --console-socket');
@@ -275,7 +275,7 @@ async function execCommand(dir: StateDir, args: string[]): Promise<number> {
  * flags. Its capabilities are the file's; on the command line, runc's: the
  * container's own, and each --cap added to them.
  */
-function execProcess(p: Parsed, bundle: string): Process {
+function execProcess(p: Parsed, containerCaps: Capabilities): Process {
   const file = last(p, 'process');
   if (file !== undefined) {
     let json: unknown;
@@ -296,20 +296,12 @@ function execProcess(p: Parsed, bundle: string): Process {
     terminal: p.bools.has('tty'), args, cwd: last(p, 'cwd') ?? '/',
     env: env.some((e) => e.startsWith('PATH=')) ? env : ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...env],
     user: { uid: idNumber(uid, '--user'), gid: idNumber(gid ?? '0', '--user'), additionalGids: (p.values.get('additional-gids') ?? []).map((g) => idNumber(g, '--additional-gids')) },
-    capabilities: withAddedCaps(containerCapabilities(bundle), p.values.get('cap') ?? []), rlimits: [], noNewPrivileges: true,
+    capabilities: withAddedCaps(containerCaps, p.values.get('cap') ?? []), rlimits: [], noNewPrivileges: true,
   };
 }
 
-/** The container's process.capabilities, from its bundle (none if it cannot be read, as for an absent field). */
-function containerCapabilities(bundle: string): Capabilities {
-  const none: Capabilities = { bounding: [], effective: [], inheritable: [], permitted: [], ambient: [] };
-  try {
-    const spec = parseSpec(JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')), bundle);
-    return spec instanceof SpecError ? none : spec.process.capabilities;
-  } catch {
-    return none;
-  }
-}
+/** A spec that cannot be read gives none, as an absent field does. */
+const NO_CAPABILITIES: Capabilities = { bounding: [], effective: [], inheritable: [], permitted: [], ambient: [] };
 
 /** runc exec --cap: added to the bounding, effective and permitted sets, and to the ambient one where some are inheritable. */
 function withAddedCaps(c: Capabilities, added: readonly string[]): Capabilities {
