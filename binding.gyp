@@ -22,13 +22,28 @@
         "native/launcher/main.c",
         "native/launcher/jail.c",
         "native/launcher/gofer_root.c",
+        "native/launcher/userns.c",
         "native/launcher/mounts.c",
         "native/launcher/util.c",
         "native/launcher/terminal.c",
         "native/launcher/exec_helper.c",
-        "native/launcher/caps.c"
+        "native/launcher/caps.c",
+        "native/launcher/seccomp_profile.c",
+        "native/launcher/hook.c"
       ],
       "cflags": ["-O2", "-Wall", "-std=gnu11"]
+    },
+    {
+      "target_name": "tsvisor-gofer",
+      "type": "executable",
+      "sources": [
+        "native/gofer/main.c",
+        "native/gofer/wire.c",
+        "native/gofer/ops.c",
+        "native/gofer/identity.c",
+        "native/gofer/jail.c"
+      ],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"]
     }
   ]
 }

@@ -13,6 +13,7 @@ import { NOT_YET_ENV, PLATFORM_ENV, UNAVAILABLE_ENV, probePlatform, type Platfor
 // unless it is added here.
 const ONCE = [
   'test/cli.test.ts',
+  'test/code-cache.test.ts',
   'test/do-mount-specs.test.ts',
   'test/do-ptrace.test.ts',
   'test/gofer-jail.test.ts',
@@ -24,6 +25,7 @@ const ONCE = [
   'test/oci-cli.test.ts',
   'test/oci-clients.test.ts',
   'test/oci-lifecycle.test.ts',
+  'test/oci-rootfs.test.ts',
   'test/oci-spec.test.ts',
   'test/path-resolution.test.ts',
   'test/seccomp-bpf.test.ts',

@@ -19,7 +19,8 @@ import {
 } from './table.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
-const CLI_MAIN = path.resolve(here, '..', 'cli', 'main.js');
+// The bundle, as users run it (package.json's bin; `npm run build` makes it).
+const CLI_MAIN = path.resolve(here, '..', 'bundle', 'main.cjs');
 const PROBE_URL = pathToFileURL(path.join(here, 'rss-probe.js')).href;
 const C_SRC = path.resolve(here, '..', '..', 'bench', 'c');
 
@@ -97,7 +98,7 @@ async function netOnly(t0: number, dir: string): Promise<number> {
   process.stdout.write([
     '',
     `tsvisor bench --only net: Linux ${os.release()} ${os.arch()}, ${os.cpus().length} CPUs, node ${process.version}`,
-    'native = the commands on the host; runsc = runsc do on its ptrace platform, --network=none; tsvisor = node dist/cli/main.js do;',
+    'native = the commands on the host; runsc = runsc do on its ptrace platform, --network=none; tsvisor = node dist/bundle/main.cjs do;',
     'higher is better in every row here; ratios are of medians; "-" = not measured by design; * = some runs failed (reasons below)',
     '',
     renderTable(net.rows),
@@ -336,7 +337,7 @@ async function figureStart(b: Built, runsc: RunscProbe): Promise<{ time: Row; me
     const gofer: { poll: ReturnType<typeof pollPeak> | null } = { poll: null };
     const r = await run(process.execPath, t.args, {
       timeoutMs: P.timeoutMs, env: t.env,
-      onSpawn: (pid) => { gofer.poll = pollPeak(pid, 'gofer/main.js', P.memory.pollMs); },
+      onSpawn: (pid) => { gofer.poll = pollPeak(pid, 'tsvisor-gofer', P.memory.pollMs); },
     });
     const goferKb = gofer.poll?.stop() ?? null;
     const why = failure(r);
@@ -345,7 +346,7 @@ async function figureStart(b: Built, runsc: RunscProbe): Promise<{ time: Row; me
     if (kb !== null) tsvMem.values.push(kb / KB_PER_MIB);
     else tsvMem.fail('the RSS probe wrote nothing');
     if (goferKb !== null) goferMem.values.push(goferKb / KB_PER_MIB);
-    else goferMem.fail('no gofer process seen (is it still gofer/main.js?)');
+    else goferMem.fail('no gofer process seen (is it still build/Release/tsvisor-gofer?)');
   }
   goferMem.notes.push(`polled every ${P.memory.pollMs} ms: a lower bound`);
 
@@ -452,16 +453,44 @@ async function figureOci(b: Built, runsc: RunscProbe): Promise<OciFigures> {
   };
 }
 
+/** The OCI start figures against the other runtimes, as the report prints them. */
+function ociSummary(oci: OciFigures): string[] {
+  return [
+    'tsvisor as an OCI runtime, `run` of /bin/true on a busybox bundle, against the other runtimes (issue 6: beat runsc):',
+    renderRatio('tsvisor run / runsc run (goal: below 1.00x)', oci.tsvisor, oci.runsc),
+    renderRatio('tsvisor run / crun run (crun in a private mount namespace, via unshare and sh)', oci.tsvisor, oci.crun),
+    renderRatio('tsvisor run / runc run', oci.tsvisor, oci.runc),
+  ];
+}
+
+/** `--only oci`: the OCI start figures alone (about a minute), as the whole bench prints them. */
+async function ociOnly(t0: number, built: Built): Promise<number> {
+  log('looking for a working runsc command line');
+  const runsc = fs.existsSync(RUNSC) ? await findRunscFlags() : { ok: false as const, reason: `${RUNSC} not installed` };
+  const oci = await figureOci(built, runsc);
+  process.stdout.write([
+    '',
+    `tsvisor bench --only oci: Linux ${os.release()} ${os.arch()}, ${os.cpus().length} CPUs, node ${process.version}`,
+    '',
+    ...ociSummary(oci),
+    '',
+    oci.details,
+    `bench took ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    '',
+  ].join('\n'));
+  return 0;
+}
+
 async function main(): Promise<number> {
   const t0 = Date.now();
   if (!fs.existsSync(CLI_MAIN)) {
-    process.stderr.write(`bench: ${CLI_MAIN} is missing: run tsc -p tsconfig.json first\n`);
+    process.stderr.write(`bench: ${CLI_MAIN} is missing: run npm run build first\n`);
     return 1;
   }
   const argv = process.argv.slice(2);
   const only = argv[0] === '--only' ? argv[1] : undefined;
-  if ((argv.length > 0 && only !== 'net') || (only !== undefined && argv.length !== 2)) {
-    process.stderr.write('usage: node dist/bench/run.js [--only net]\n');
+  if ((argv.length > 0 && only !== 'net' && only !== 'oci') || (only !== undefined && argv.length !== 2)) {
+    process.stderr.write('usage: node dist/bench/run.js [--only net|oci]\n');
     return 2;
   }
   log(`compiling ${C_SRC}/*.c with gcc -O2`);
@@ -474,9 +503,9 @@ async function main(): Promise<number> {
     process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
-  if (only === 'net') {
+  if (only === 'net' || only === 'oci') {
     try {
-      return await netOnly(t0, built.dir);
+      return await (only === 'net' ? netOnly(t0, built.dir) : ociOnly(t0, built));
     } finally {
       fs.rmSync(built.dir, { recursive: true, force: true });
     }
@@ -507,7 +536,7 @@ async function main(): Promise<number> {
     `tsvisor bench: Linux ${os.release()} ${os.arch()}, ${os.cpus().length} CPUs, node ${process.version}`,
     'native = the program alone; C floor = bench/c/notify_floor.c (seccomp notify, blocking RECV/SEND, sync wake-up);',
     'ptrace C floor = bench/c/ptrace_floor.c (seccomp RET_TRACE, skip the call at the stop); runsc = its ptrace platform;',
-    'tsvisor = node dist/cli/main.js do; ratios are of medians; "-" = not measured by design;',
+    'tsvisor = node dist/bundle/main.cjs do; ratios are of medians; "-" = not measured by design;',
     'n/a = every run failed, * = some runs failed and are left out (reasons below);',
     'the network rows (Gbit/s, req/s) are the one place where higher is better',
     '',
@@ -517,10 +546,7 @@ async function main(): Promise<number> {
     renderMechanisms(g.native, g.mechanisms),
     g.ptraceVsRunsc,
     '',
-    'tsvisor as an OCI runtime, `run` of /bin/true on a busybox bundle, against the other runtimes (issue 6: beat runsc):',
-    renderRatio('tsvisor run / runsc run (goal: below 1.00x)', oci.tsvisor, oci.runsc),
-    renderRatio('tsvisor run / crun run (crun in a private mount namespace, via unshare and sh)', oci.tsvisor, oci.crun),
-    renderRatio('tsvisor run / runc run', oci.tsvisor, oci.runc),
+    ...ociSummary(oci),
     '',
     ...net.summary,
     '',

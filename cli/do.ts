@@ -11,6 +11,7 @@ import {
   runSandbox, SandboxError, type BindMount, type ExtraMount, type OverlayMode, type TmpfsMount,
 } from '../sentry/sandbox.js';
 import { UsageError } from './usage.js';
+import type { SentryThread } from '../sentry/thread.js';
 import type { PlatformName } from '../platform/handshake.js';
 import {
   DEFAULT_PIDS_LIMIT, MemorySizeError, PidsLimitError, hasController, parseMemorySize, parsePidsLimit,
@@ -291,7 +292,8 @@ function requireDirectory(dir: string, what: string): void {
   if (!st.isDirectory()) throw new UsageError(`${what}: ${dir}: not a directory`);
 }
 
-export async function doCommand(args: readonly string[]): Promise<number> {
+/** sentry: the sentry's thread, started by the caller before it loaded this module (sentry/thread.ts). */
+export async function doCommand(args: readonly string[], sentry?: SentryThread): Promise<number> {
   const o = parseDoArgs(args);
   if (process.getuid?.() !== 0) {
     process.stderr.write('tsvisor: do needs root (it creates namespaces and mounts)\n');
@@ -315,6 +317,7 @@ export async function doCommand(args: readonly string[]): Promise<number> {
       ...(o.memory !== null ? { memoryLimit: o.memory } : {}),
       ...(pidsLimit !== null ? { pidsLimit } : {}),
       ...(o.platform !== null ? { platform: o.platform } : {}),
+      ...(sentry ? { sentry } : {}),
     });
     if (o.stats) {
       const rows = Object.entries(result.counts).sort((a, b) => b[1] - a[1]);

@@ -2,16 +2,21 @@
 // The tsvisor command. Subcommands live in their own files; this one only
 // routes and turns errors into messages and exit statuses.
 //
-// `do` and `compat` load the sentry (and with it the native addon, the
-// handlers, pino): imported only when they run, so the OCI commands clients
-// call often (state, kill, start, delete) do not pay for that at each call.
-import { installCommand, INSTALL_USAGE } from './install.js';
-import { featuresCommand, FEATURES_USAGE, specCommand, SPEC_USAGE } from './oci/commands.js';
+// Every command's module is imported only when it runs: `do` and `compat`
+// load the sentry (and with it the native addon and the handlers), and the
+// OCI commands clients call often (state, kill, start, delete) must not pay
+// for what they do not use at each call.
+// First: the bundle's chunks compile with their cached code from here on (native/code-cache.ts).
+import '../native/code-cache.js';
+import './prestart.js';
+import { takeSentryThread } from '../sentry/thread.js';
 import { isOciInvocation, ociMain, OCI_USAGE } from './oci/runtime.js';
 import { CommandError, UsageError } from './usage.js';
 
 async function usage(): Promise<string> {
-  const [{ DO_USAGE }, { COMPAT_USAGE }] = await Promise.all([import('./do.js'), import('./compat.js')]);
+  const [{ DO_USAGE }, { COMPAT_USAGE }, { SPEC_USAGE, FEATURES_USAGE }, { INSTALL_USAGE }] = await Promise.all([
+    import('./do.js'), import('./compat.js'), import('./oci/commands.js'), import('./install.js'),
+  ]);
   return `usage: tsvisor <command> [options]
 
 commands:
@@ -40,16 +45,18 @@ async function main(argv: readonly string[]): Promise<number> {
   if (isOciInvocation(argv)) return ociMain(argv);
   const [cmd, ...rest] = argv;
   switch (cmd) {
-    case 'do':
-      return (await import('./do.js')).doCommand(rest);
+    case 'do': {
+      const sentry = takeSentryThread();
+      return (await import('./do.js')).doCommand(rest, sentry);
+    }
     case 'compat':
       return (await import('./compat.js')).compatCommand(rest);
     case 'spec':
-      return specCommand(rest);
+      return (await import('./oci/commands.js')).specCommand(rest);
     case 'features':
-      return featuresCommand(rest);
+      return (await import('./oci/commands.js')).featuresCommand(rest);
     case 'install':
-      return installCommand(rest);
+      return (await import('./install.js')).installCommand(rest);
     case 'help':
     case '--help':
     case '-h':

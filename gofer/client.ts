@@ -8,6 +8,8 @@
 // since a file service it cannot trust is no file service (fail closed).
 import { native } from '../native/index.js';
 import { E, STATX_SIZE } from '../sentry/abi/linux.js';
+import type { IdMaps } from '../sentry/kernel/idmap.js';
+import { statxOwnerToHost } from '../sentry/vfs/stat.js';
 import {
   MAX_MESSAGE_BYTES, WireBuffer, decodeResponse, encodeRequest, requestFdCount, responseFdCount, type Dirent, type GoferPath,
   type FsIdentity, type OpName, type RequestArgs, type ResponseResult, type Timespec,
@@ -63,6 +65,8 @@ export class GoferClient {
   /** Where the identity of each op comes from (the trapping task), and the one the gofer holds now. */
   private identitySource: (() => FsIdentity | undefined) | undefined;
   private identitySent: FsIdentity | undefined;
+  /** A mapped sandbox's maps: its gofer's statx owners are namespace ids. */
+  private namespaceIds: IdMaps | undefined;
 
   /** Takes ownership of `sockFd`, the sentry's end of the gofer's socket. */
   constructor(sockFd: number, private readonly replyTimeoutMs = DEFAULT_REPLY_TIMEOUT_MS) {
@@ -78,6 +82,22 @@ export class GoferClient {
     this.identitySource = source;
   }
 
+  /**
+   * The gofer serves from a user namespace with these maps (a mapped
+   * sandbox's, sentry/sandbox.ts): the identities sent are namespace ids
+   * already (Credentials.fsIdentity), and the owners in the statx it sends
+   * back are turned into the host ids the sentry keeps.
+   */
+  servesFromNamespace(ids: IdMaps): void {
+    this.namespaceIds = ids;
+  }
+
+  /** A statx the gofer sent, with host owners. */
+  private hostStatx(statx: Uint8Array): Uint8Array {
+    if (this.namespaceIds !== undefined) statxOwnerToHost(statx, this.namespaceIds);
+    return statx;
+  }
+
   /** Walks `path` from the root, stopping at a missing component, a non-directory or a symlink. */
   walk(path: GoferPath): WalkResult {
     const reply = this.call('walk', { path });
@@ -85,7 +105,7 @@ export class GoferClient {
     // request could not even be encoded (a path too long to send, say).
     const result = reply.result;
     if (!result) return { found: 0, errno: reply.errno, statx: new Uint8Array(STATX_SIZE), symlinkTarget: undefined };
-    return { found: result.found, errno: reply.errno, statx: result.statx, symlinkTarget: result.symlinkTarget };
+    return { found: result.found, errno: reply.errno, statx: this.hostStatx(result.statx), symlinkTarget: result.symlinkTarget };
   }
 
   /**
@@ -96,7 +116,7 @@ export class GoferClient {
   open(path: GoferPath, flags: number, mode: number, statxOut?: Uint8Array): number {
     const reply = this.call('open', { path, flags, mode });
     if (reply.errno !== 0) return -reply.errno;
-    if (statxOut !== undefined) statxOut.set(reply.result!.statx);
+    if (statxOut !== undefined) statxOut.set(this.hostStatx(reply.result!.statx));
     return reply.fd;
   }
 
@@ -197,6 +217,25 @@ export class GoferClient {
   socketTarget(path: GoferPath): number {
     const reply = this.call('socketTarget', { path });
     return reply.errno !== 0 ? -reply.errno : reply.fd;
+  }
+
+  /**
+   * chmod of the file `fd` names (our copy of a program's fd; we keep it),
+   * with the identity's rights: fchmodat2(fd, "", mode, flags), flags being
+   * AT_EMPTY_PATH and maybe AT_SYMLINK_NOFOLLOW. 0 or -errno.
+   */
+  chmodFd(fd: number, mode: number, flags: number): number {
+    return this.status(this.call('chmodFd', { mode, flags }, fd));
+  }
+
+  /** fchownat(fd, "", uid, gid, flags) as chmodFd; -1 (or UNCHANGED_ID) leaves an id as it is. */
+  chownFd(fd: number, uid: number, gid: number, flags: number): number {
+    return this.status(this.call('chownFd', { uid: uid >>> 0, gid: gid >>> 0, flags }, fd));
+  }
+
+  /** utimensat(fd, "", times, flags) as chmodFd; flags 0 is futimens(fd) (an O_PATH fd: EBADF). */
+  utimesFd(fd: number, atime: Timespec, mtime: Timespec, flags: number): number {
+    return this.status(this.call('utimesFd', { atime, mtime, flags }, fd));
   }
 
   /** An extended attribute's whole value, or -errno (ENODATA when absent). */

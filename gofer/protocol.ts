@@ -1,5 +1,8 @@
 // The gofer protocol: the one schema shared by the sentry's client and the
-// gofer's server, and its binary encoding.
+// gofer's server, and its binary encoding. The server is C
+// (native/gofer/wire.c reads this schema byte for byte); decodeRequest and
+// encodeResponse here are the reference it is fuzzed against
+// (test/gofer-protocol.test.ts).
 //
 // Transport: one SOCK_SEQPACKET unix socket, strictly request/response (one
 // message each way), fds by SCM_RIGHTS. Every message starts with
@@ -98,7 +101,7 @@ export interface OpSchema {
   readonly resultOnError?: boolean;
   /** A successful response carries exactly one fd (SCM_RIGHTS). */
   readonly carriesFd?: boolean;
-  /** The request carries exactly one fd (SCM_RIGHTS): a socket of the program's, for the socket ops. */
+  /** The request carries exactly one fd (SCM_RIGHTS): the sentry's copy of a program's fd (a socket to bind, a file to change). */
   readonly takesFd?: boolean;
 }
 
@@ -169,6 +172,8 @@ export const OPS = {
    * fsgid and supplementary groups, and which of the file capabilities
    * (FS_CAPABILITIES) it holds. The host kernel then makes every permission
    * check itself, exactly: DAC, the sticky bit, ownership, setgid inheritance.
+   * Every id the gofer takes or gives (these, chown's, statx owners) is one of
+   * its user namespace: a mapped sandbox's gofer serves from the sandbox's.
    */
   /**
    * faccessat2(AT_EACCESS | AT_SYMLINK_NOFOLLOW): may the identity the gofer
@@ -196,6 +201,21 @@ export const OPS = {
    * EACCES when the identity may not write it (connect's own check).
    */
   socketTarget: { code: 24, request: [['path', 'path']], response: [], carriesFd: true },
+  /**
+   * The fd ops: a change to the file the fd that comes with the request
+   * names (the sentry's borrowed copy of a program's fd), made with the
+   * identity's rights, as the program's own call would be: fchmodat2,
+   * fchownat and utimensat on (fd, "", AT_EMPTY_PATH | flags), which reach an
+   * O_PATH fd too. `flags` is the program's: AT_EMPTY_PATH, maybe with
+   * AT_SYMLINK_NOFOLLOW; utimesFd also takes 0, futimens(fd) (the fd itself,
+   * with no name: an O_PATH fd is EBADF). Anything else is EINVAL. The file's
+   * own mount decides EROFS, as for fchmod(2): the fd need not lie in the tree.
+   */
+  chmodFd: { code: 25, request: [['mode', 'u32'], ['flags', 'u32']], response: [], takesFd: true },
+  /** uid and gid are ids of the gofer's user namespace, as chown's; 0xffffffff leaves one unchanged. */
+  chownFd: { code: 26, request: [['uid', 'u32'], ['gid', 'u32'], ['flags', 'u32']], response: [], takesFd: true },
+  /** UTIME_NOW / UTIME_OMIT pass through, as utimes'. */
+  utimesFd: { code: 27, request: [['atime', 'timespec'], ['mtime', 'timespec'], ['flags', 'u32']], response: [], takesFd: true },
   creds: {
     code: 20,
     request: [['fsuid', 'u32'], ['fsgid', 'u32'], ['groups', 'ids'], ['capabilities', 'u64']],

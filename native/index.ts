@@ -1,8 +1,7 @@
 // Typed face of the native addon (native/addon/*.cc) and the launcher binary.
 // Every function returns a number: >= 0 on success, -errno on failure.
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
+import { ADDON_PATH } from './paths.js';
 
 export interface NativeAddon {
   // seccomp user notification (notify.cc)
@@ -45,11 +44,12 @@ export interface NativeAddon {
   fstatRaw(fd: number, buf: Uint8Array): number;
   statxRaw(fd: number, flags: number, mask: number, buf: Uint8Array): number;
   openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
+  /** openat2 from a thread that joined the namespaces of nsFds first (a sandbox's /proc/sys). */
+  openat2InNamespaces(nsFds: Int32Array, dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
   memfdCreate(name: string): number;
   pwriteAll(fd: number, buf: Uint8Array, len: number, offset: number): number;
   pread(fd: number, buf: Uint8Array, len: number, offset: number): number;
   prlimit(pid: number, resource: number, newLimit: Uint8Array | null, oldLimit: Uint8Array | null): number;
-  futimens(fd: number, times: Uint8Array | null): number;
   readlinkFd(fd: number, buf: Uint8Array): number;
   /** TIOCSWINSZ: the window size of a terminal (tsvisor do's pty master). */
   setWindowSize(fd: number, rows: number, cols: number): number;
@@ -66,19 +66,12 @@ export interface NativeAddon {
   /** fds: [fd, events, revents] triples; revents filled in. */
   sockPoll(fds: Int32Array, timeoutMs: number): number;
   fdGetFlags(fd: number): number;
+  /** flock(2); a wait interrupted by a signal goes on. */
+  flock(fd: number, operation: number): number;
   fdSetFlags(fd: number, flags: number): number;
 }
 
-/** The repository root, found from this file whether it runs from source or dist/. */
-export const PROJECT_ROOT = (() => {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  // dist/native/index.js or native/index.ts
-  return here.includes(`${path.sep}dist${path.sep}`) || here.endsWith(`${path.sep}dist`)
-    ? path.resolve(here, '..', '..')
-    : path.resolve(here, '..');
-})();
-
-export const LAUNCHER_PATH = path.join(PROJECT_ROOT, 'build', 'Release', 'tsvisor-launcher');
-
 const require = createRequire(import.meta.url);
-export const native: NativeAddon = require(path.join(PROJECT_ROOT, 'build', 'Release', 'tsvisor_native.node')) as NativeAddon;
+export const native: NativeAddon = require(ADDON_PATH) as NativeAddon;
+
+export { GOFER_PATH, LAUNCHER_PATH, PROJECT_ROOT } from './paths.js';

@@ -38,16 +38,18 @@ export const BPF_JA = 0x00;
 export const BPF_JEQ = 0x10;
 export const BPF_JGT = 0x20;
 export const BPF_JGE = 0x30;
+export const BPF_ALU = 0x04;
+export const BPF_AND = 0x50;
 
 // struct seccomp_data: int nr; __u32 arch; __u64 instruction_pointer; __u64 args[6].
-const SECCOMP_DATA_NR = 0;
-const SECCOMP_DATA_ARCH = 4;
+export const SECCOMP_DATA_NR = 0;
+export const SECCOMP_DATA_ARCH = 4;
 const SECCOMP_DATA_ARGS = 16;
 /** args[i] is little endian on x86_64, so its low 32 bits start at the slot itself. */
-function argLowWordOffset(arg: number): number {
+export function argLowWordOffset(arg: number): number {
   return SECCOMP_DATA_ARGS + 8 * arg;
 }
-function argHighWordOffset(arg: number): number {
+export function argHighWordOffset(arg: number): number {
   return SECCOMP_DATA_ARGS + 8 * arg + 4;
 }
 
@@ -74,14 +76,14 @@ export interface FilterOptions {
 // than 255 instructions ahead are rewritten to jump to a BPF_JA (32-bit offset)
 // placed right after them.
 
-type Label = number;
+export type Label = number;
 type Item =
   | { readonly op: 'label'; readonly label: Label }
   | { readonly op: 'stmt'; readonly code: number; readonly k: number }
   | { readonly op: 'jump'; readonly code: number; readonly k: number; jt: Label; jf: Label }
   | { readonly op: 'ja'; readonly target: Label };
 
-class Assembler {
+export class Assembler {
   private readonly items: Item[] = [];
   private labelCount = 0;
 
@@ -96,6 +98,10 @@ class Assembler {
   }
   ret(value: number): void {
     this.items.push({ op: 'stmt', code: BPF_RET | BPF_K, k: value >>> 0 });
+  }
+  /** A &= k (masked comparisons). */
+  andImmediate(k: number): void {
+    this.items.push({ op: 'stmt', code: BPF_ALU | BPF_AND | BPF_K, k: k >>> 0 });
   }
   goto(target: Label): void {
     this.items.push({ op: 'ja', target });
@@ -203,7 +209,7 @@ function actionKey(action: Action): string {
   }
 }
 
-function errnoReturn(errno: number): number {
+export function errnoReturn(errno: number): number {
   return (SECCOMP_RET_ERRNO | (errno & SECCOMP_RET_DATA)) >>> 0;
 }
 
@@ -302,7 +308,7 @@ export function buildFilter(table: readonly SyscallEntry[], opts: FilterOptions)
     asm.loadWord(SECCOMP_DATA_NR);
     asm.jump(BPF_JGE, X32_SYSCALL_BIT, labelFor({ kind: 'return', value: errnoReturn(ENOSYS) }), search);
     asm.place(search);
-    emitSearch(asm, ranges, 0, ranges.length - 1, labelFor);
+    emitRangeSearch(asm, ranges.map((range) => range.first), (index) => labelFor((ranges[index] as Range).action));
   }
 
   // Action blocks, after all the code that jumps to them (BPF jumps only forward).
@@ -326,31 +332,32 @@ export function buildFilter(table: readonly SyscallEntry[], opts: FilterOptions)
 }
 
 /**
- * Emits a balanced search over ranges[low..high] with the number in A. Each node
- * splits at the middle range's first number, so any syscall costs about
- * log2(ranges) comparisons. Leaves are not emitted: a node jumps straight to its
- * children's action blocks.
+ * Emits a balanced search with the number in A over ranges that start at
+ * firsts[low..high] (sorted; each range runs to the next one's first). Each
+ * node splits at the middle range's first number, so any syscall costs about
+ * log2(ranges) comparisons. Leaves are not emitted: a node jumps straight to
+ * its children's labels, which labelOf gives (asked only for ranges reached).
  */
-function emitSearch(asm: Assembler, ranges: readonly Range[], low: number, high: number, labelFor: (action: Action) => Label): void {
-  const lowRange = ranges[low];
-  if (!lowRange) throw new Error('seccomp-bpf: empty range list');
+export function emitRangeSearch(
+  asm: Assembler, firsts: readonly number[], labelOf: (index: number) => Label, low = 0, high = firsts.length - 1,
+): void {
+  if (firsts[low] === undefined) throw new Error('seccomp-bpf: empty range list');
   if (low === high) {
     // Only reached when the whole number space is one range (an empty table).
-    asm.goto(labelFor(lowRange.action));
+    asm.goto(labelOf(low));
     return;
   }
   const middle = Math.ceil((low + high) / 2);
-  const middleRange = ranges[middle] as Range;
-  const upper = middle === high ? labelFor(middleRange.action) : asm.newLabel();
-  const lower = middle - 1 === low ? labelFor(lowRange.action) : asm.newLabel();
-  asm.jump(BPF_JGE, middleRange.first, upper, lower);
+  const upper = middle === high ? labelOf(middle) : asm.newLabel();
+  const lower = middle - 1 === low ? labelOf(low) : asm.newLabel();
+  asm.jump(BPF_JGE, firsts[middle] as number, upper, lower);
   if (middle - 1 !== low) {
     asm.place(lower);
-    emitSearch(asm, ranges, low, middle - 1, labelFor);
+    emitRangeSearch(asm, firsts, labelOf, low, middle - 1);
   }
   if (middle !== high) {
     asm.place(upper);
-    emitSearch(asm, ranges, middle, high, labelFor);
+    emitRangeSearch(asm, firsts, labelOf, middle, high);
   }
 }
 

@@ -9,15 +9,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import tty from 'node:tty';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
-import { native, LAUNCHER_PATH } from '../native/index.js';
-import { buildFilter, SECCOMP_RET_TRACE, SECCOMP_RET_USER_NOTIF } from '../platform/seccomp-bpf.js';
+import { native, GOFER_PATH, LAUNCHER_PATH } from '../native/index.js';
+import { SentryThread } from './thread.js';
 import type { PlatformName } from '../platform/handshake.js';
-import { PTRACE_ALSO_TRAPPED } from '../platform/ptrace/loop.js';
 import { makeLogger } from './log.js';
-import { SYSCALLS } from '../syscall-tables/index.js';
 import type { SentryMessage, SentryWorkerData } from './worker.js';
+import { idMapsOf, type IdMappings } from './kernel/idmap.js';
 import { receivePty, TerminalError, TerminalRelay, type SandboxPty } from './terminal.js';
 import { CgroupError, SandboxCgroups, removeStaleCgroups } from './kernel/cgroup.js';
 import { NetPolicy } from './net/policy.js';
@@ -30,12 +27,15 @@ import type { Readable, Writable } from 'node:stream';
  * Where the root's writes go (gVisor's --overlay2): memory, a tmpfs upper
  * layer (the default); dir, an upper layer in a fresh folder of a host
  * directory (disk, not memory; thrown away all the same); none, no writable
- * layer at all (the root is read-only, /tmp stays a tmpfs).
+ * layer at all (the root is read-only, /tmp stays a tmpfs); direct, no
+ * overlay: the rootfs itself, read-write, as runc runs a container (the
+ * gofer writes into it; /tmp is the root's own).
  */
 export type OverlayMode =
   | { readonly kind: 'memory' }
   | { readonly kind: 'dir'; readonly dir: string }
-  | { readonly kind: 'none' };
+  | { readonly kind: 'none' }
+  | { readonly kind: 'direct' };
 
 /** A host file or directory at target inside the sandbox. Paths are absolute. */
 export interface BindMount {
@@ -56,7 +56,7 @@ export interface TmpfsMount {
 export type ExtraMount = BindMount | TmpfsMount;
 
 export interface SandboxOptions {
-  /** Directory whose tree is the sandbox's read-only lower layer. */
+  /** Directory whose tree is the sandbox's root (the lower layer of its overlay, if it has one). */
   readonly rootfs: string;
   /** Default: memory. */
   readonly overlay?: OverlayMode;
@@ -101,6 +101,14 @@ export interface SandboxOptions {
    * seccomp where the kernel has user notification, else ptrace.
    */
   readonly platform?: PlatformName;
+  /** The sentry's thread, started early by the caller (sentry/thread.ts); default: one started here. */
+  readonly sentry?: SentryThread;
+  /**
+   * The sandbox's user namespace maps ids with these ranges (OCI
+   * linux.uidMappings / gidMappings) instead of one to one: its processes
+   * run as the host ids they map to. Default: one to one.
+   */
+  readonly idMappings?: IdMappings;
   /** What `tsvisor create`'s daemon adds to the sandbox's life (cli/oci/daemon.ts); absent for `tsvisor do`. */
   readonly oci?: OciSandboxHooks;
 }
@@ -138,9 +146,6 @@ export interface SandboxResult {
 
 export class SandboxError extends Error {}
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const WORKER_PATH = path.join(here, 'worker.js');
-const GOFER_MAIN = path.resolve(here, '..', 'gofer', 'main.js');
 
 function socketPair(): [number, number] {
   const r = native.socketpair(true);
@@ -181,6 +186,15 @@ export function choosePlatform(asked: PlatformName | undefined): PlatformName {
 }
 
 export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
+  try {
+    return await runSandboxOn(opts);
+  } finally {
+    // Ended with its sandbox, or never given one (a failure before it started).
+    opts.sentry?.discard();
+  }
+}
+
+async function runSandboxOn(opts: SandboxOptions): Promise<SandboxResult> {
   if (!fs.existsSync(LAUNCHER_PATH)) throw new SandboxError(`launcher not built: ${LAUNCHER_PATH} (run npm ci)`);
   const platform = choosePlatform(opts.platform);
   // process.stdin only in terminal mode: making the stream of a pipe sets it
@@ -236,9 +250,9 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   const ttyArgs = opts.terminal ? ['--console-pty', '5'] : stdioTerminals().flatMap((t) => ['--tty', t]);
   const gofer = spawn(LAUNCHER_PATH, [
     'gofer', '--lower', opts.rootfs, '--state', state, '--ready-fd', '4', ...ttyArgs,
-    '--overlay', opts.overlay?.kind ?? 'memory', ...(upperDir ? ['--upper-dir', upperDir] : []),
-    ...mounts.flatMap(mountArgs), '--',
-    process.execPath, GOFER_MAIN, '--root', merged, '--sock-fd', '3',
+    '--overlay', opts.overlay?.kind ?? 'memory', ...(upperDir ? ['--upper-dir', upperDir] : []), ...rootOwnerArgs(opts.idMappings),
+    ...goferUserNsArgs(opts.idMappings).launcher, ...mounts.flatMap(mountArgs), '--',
+    GOFER_PATH, '--root', merged, '--sock-fd', '3', ...goferUserNsArgs(opts.idMappings).gofer,
   ], { stdio: ['ignore', 'inherit', 'inherit', goferSide, readyGoferSide, ...(opts.terminal ? [ptyGoferSide] : [])] });
   native.close(goferSide);
   native.close(readyGoferSide);
@@ -246,25 +260,27 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   // Set in a callback: the cast keeps TypeScript from narrowing it to null for good.
   let relay = null as TerminalRelay | null;
 
-  const filter = buildFilter(SYSCALLS, platform === 'ptrace'
-    ? { trapAction: SECCOMP_RET_TRACE, strict: opts.strict, alsoTrapped: PTRACE_ALSO_TRAPPED }
-    : { trapAction: SECCOMP_RET_USER_NOTIF, strict: opts.strict });
   const workerData: SentryWorkerData = {
     controlFd: controlSentrySide,
     goferRoot: merged,
     goferFd: goferSentrySide,
-    goferReadyFd: readySentrySide,
-    filter: new Uint8Array(filter),
+    strict: opts.strict,
     strace: opts.strace,
     net: opts.net ?? { allow: [], deny: [], rawSockets: false },
     withInit: opts.withInit,
     memoryLimit: cgroups?.memory ?? null,
     platform,
     ...(opts.oci?.hostname !== undefined ? { hostname: opts.oci.hostname } : {}),
+    ...(opts.idMappings ? { idMappings: opts.idMappings } : {}),
   };
-  const worker = new Worker(WORKER_PATH, { workerData });
+  const sentry = opts.sentry ?? new SentryThread();
+  const early = sentry.early;
+  const worker = sentry.adopt();
+  worker.postMessage(workerData);
 
   let app: ChildProcess | null = null;
+  // The sentry holds the sandbox's first process (its 'running' message).
+  let running = false;
   let appExited = false;
   let failure: string | null = null;
   let counts: Record<string, number> = {};
@@ -285,57 +301,73 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
   process.on('SIGTERM', onTerm);
   process.on('SIGHUP', onHup);
 
+  // The app launcher starts now, beside the gofer launcher: it joins the
+  // cgroups (an RCU grace period each) and waits for the root
+  // (--root-ready-fd) while the gofer mounts it and the sentry thread boots.
+  const startApp = (): void => {
+    const fail = (why: string): void => {
+      native.close(controlLauncherSide);
+      native.close(readySentrySide);
+      killApp(why);
+    };
+    let terminalArgs: string[] = [];
+    if (opts.terminal && opts.oci?.takePty) {
+      try {
+        const pty = receivePty(ptySentrySide, 5000);
+        opts.oci.takePty(pty);
+        terminalArgs = ['--terminal', pty.name];
+      } catch (err) {
+        fail(err instanceof Error ? err.message : String(err));
+        return;
+      }
+    } else if (opts.terminal && hostTerminal instanceof tty.ReadStream) {
+      let pty: SandboxPty | null = null;
+      try {
+        // The gofer launcher sends it as it makes /dev, early; the wait is a hang guard.
+        pty = receivePty(ptySentrySide, 5000);
+        relay = new TerminalRelay(pty, hostTerminal, process.stdout);
+        relay.start();
+        terminalArgs = ['--terminal', pty.name];
+      } catch (err) {
+        // Setting the host's terminal up can fail too (a terminal hung up meanwhile).
+        if (pty && !relay) { native.close(pty.master); native.close(pty.slave); }
+        fail(err instanceof TerminalError ? err.message : `the sandbox's terminal: ${(err as Error).message}`);
+        return;
+      }
+    }
+    // The launcher's fds from 4: the OCI ones, the root's readiness, then the network gate, if any.
+    const rootReadyFd = 4 + (opts.oci?.launcherFds.length ?? 0);
+    const gateFd = network.needsGate ? rootReadyFd + 1 : -1;
+    app = spawn(LAUNCHER_PATH, [
+      'app', '--mntns-of', String(gofer.pid), '--root', merged, '--cwd', opts.cwd, '--root-ready-fd', String(rootReadyFd),
+      // sandbox is a namespace of the sandbox's own too, as none; its veth is added through the gate.
+      '--net', opts.network === 'host' ? 'host' : 'none', '--init', opts.withInit ? 'yes' : 'no', '--platform', platform,
+      // With --memory or --pids-limit the launcher enters the cgroups before it clones pid 1.
+      ...(cgroups?.procsFiles ?? []).flatMap((f) => ['--cgroup-procs', f]), ...terminalArgs,
+      ...(gateFd >= 0 ? ['--net-ready-fd', String(gateFd)] : []),
+      ...idMapArgs(opts.idMappings),
+      ...ociLauncherArgs(opts.oci), '--', ...opts.argv,
+    ], {
+      stdio: ['inherit', 'inherit', 'inherit', controlLauncherSide, ...(opts.oci?.launcherFds ?? []), readySentrySide, ...(gateFd >= 0 ? ['pipe' as const] : [])],
+      env: opts.env,
+    });
+    native.close(controlLauncherSide);
+    native.close(readySentrySide);
+    const gate = gateFd >= 0 ? app.stdio[gateFd] : null;
+    if (gate) networkGate(gate as Readable & Writable, network, killApp);
+    app.on('error', (err) => {
+      failure ??= `cannot start the launcher: ${err.message}`;
+      settleStatus(null);
+    });
+    app.on('exit', (code, signal) => settleStatus(exitStatus(code, signal)));
+  };
+  startApp();
+
   const workerDone = new Promise<void>((resolve) => {
     worker.on('message', (m: SentryMessage) => {
-      if (m.type === 'gofer-ready') {
-        let terminalArgs: string[] = [];
-        if (opts.terminal && opts.oci?.takePty) {
-          try {
-            const pty = receivePty(ptySentrySide, 5000);
-            opts.oci.takePty(pty);
-            terminalArgs = ['--terminal', pty.name];
-          } catch (err) {
-            killApp(err instanceof Error ? err.message : String(err));
-            return;
-          }
-        } else if (opts.terminal && hostTerminal instanceof tty.ReadStream) {
-          let pty: SandboxPty | null = null;
-          try {
-            // Sent before the tree was ready, so it is there already; the wait is a hang guard.
-            pty = receivePty(ptySentrySide, 5000);
-            relay = new TerminalRelay(pty, hostTerminal, process.stdout);
-            relay.start();
-            terminalArgs = ['--terminal', pty.name];
-          } catch (err) {
-            // Setting the host's terminal up can fail too (a terminal hung up meanwhile).
-            if (pty && !relay) { native.close(pty.master); native.close(pty.slave); }
-            killApp(err instanceof TerminalError ? err.message : `the sandbox's terminal: ${(err as Error).message}`);
-            return;
-          }
-        }
-        // The network gate, when there is one, follows the OCI fds (4, 5, ...).
-        const gateFd = network.needsGate ? 4 + (opts.oci?.launcherFds.length ?? 0) : -1;
-        app = spawn(LAUNCHER_PATH, [
-          'app', '--mntns-of', String(gofer.pid), '--root', merged, '--cwd', opts.cwd,
-          // sandbox is a namespace of the sandbox's own too, as none; its veth is added through the gate.
-          '--net', opts.network === 'host' ? 'host' : 'none', '--init', opts.withInit ? 'yes' : 'no', '--platform', platform,
-          // With --memory or --pids-limit the launcher enters the cgroups before it clones pid 1.
-          ...(cgroups?.procsFiles ?? []).flatMap((f) => ['--cgroup-procs', f]), ...terminalArgs,
-          ...(gateFd >= 0 ? ['--net-ready-fd', String(gateFd)] : []),
-          ...ociLauncherArgs(opts.oci), '--', ...opts.argv,
-        ], {
-          stdio: ['inherit', 'inherit', 'inherit', controlLauncherSide, ...(opts.oci?.launcherFds ?? []), ...(gateFd >= 0 ? ['pipe' as const] : [])],
-          env: opts.env,
-        });
-        native.close(controlLauncherSide);
-        const gate = gateFd >= 0 ? app.stdio[gateFd] : null;
-        if (gate) networkGate(gate as Readable & Writable, network, killApp);
-        app.on('error', (err) => {
-          failure ??= `cannot start the launcher: ${err.message}`;
-          settleStatus(null);
-        });
-        app.on('exit', (code, signal) => settleStatus(exitStatus(code, signal)));
-      } else if (m.type === 'running' && app?.pid !== undefined) {
+      if (m.type === 'running') {
+        running = true;
+        if (app?.pid === undefined) return;
         opts.oci?.onRunning?.({
           initPid: m.hostPid, programPid: m.programHostPid, launcherPid: app.pid,
           ...(cgroups?.dir('memory') ? { memoryCgroup: cgroups.dir('memory') } : {}),
@@ -347,9 +379,13 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
         counts = m.counts;
       }
     });
+    if (early !== null) {
+      killApp(early);
+      resolve();
+    }
     worker.on('error', (err) => { killApp(`sentry crashed: ${err.message}`); resolve(); });
     worker.on('exit', () => {
-      if (!app) killApp('the sentry ended before the sandbox started');
+      if (!running) killApp('the sentry ended before the sandbox started');
       resolve();
     });
   });
@@ -357,7 +393,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
     if (appExited) return;
     // Exit 125 before the sandbox started: the launcher could not build the
     // root (a bad --bind or --tmpfs target, say) and said why just above.
-    if (!app && code === 125) killApp('the sandbox\'s root could not be set up (the launcher says why above)');
+    if (!running && code === 125) killApp('the sandbox\'s root could not be set up (the launcher says why above)');
     else killApp(`the gofer exited (${signal ?? code}): killing the sandbox`);
   });
 
@@ -464,6 +500,36 @@ function makeUpperDir(state: string, overlay: OverlayMode | undefined): string |
   }
   fs.writeFileSync(path.join(state, UPPER_NOTE), dir);
   return dir;
+}
+
+/** The launcher's --uid-map and --gid-map (NS:HOST:SIZE,...), or none for its one-to-one map. */
+function idMapArgs(mappings: IdMappings | undefined): string[] {
+  if (!mappings) return [];
+  const ids = idMapsOf(mappings);
+  return ['--uid-map', ids.uid.launcherArg(), '--gid-map', ids.gid.launcherArg()];
+}
+
+/** The gofer launcher's --root-owner: the host ids of the namespace's root, who owns the tmpfs mounts it makes. */
+function rootOwnerArgs(mappings: IdMappings | undefined): string[] {
+  if (!mappings) return [];
+  const ids = idMapsOf(mappings);
+  const uid = ids.uid.toHost(0);
+  const gid = ids.gid.toHost(0);
+  return uid >= 0 && gid >= 0 ? ['--root-owner', `${uid}:${gid}`] : [];
+}
+
+/** Where the gofer launcher leaves a mapped sandbox's gofer its user namespace (past stdio, the sockets and the pty). */
+const GOFER_USERNS_FD = 6;
+
+/**
+ * A mapped sandbox's gofer serves from a user namespace with the sandbox's
+ * maps (the launcher makes it, the gofer enters it), so that the host kernel
+ * limits the tasks' file capabilities to files of mapped owners, as it does
+ * natively; one to one, it stays in the host's.
+ */
+function goferUserNsArgs(mappings: IdMappings | undefined): { launcher: string[]; gofer: string[] } {
+  if (!mappings) return { launcher: [], gofer: [] };
+  return { launcher: [...idMapArgs(mappings), '--userns-fd', String(GOFER_USERNS_FD)], gofer: ['--userns-fd', String(GOFER_USERNS_FD)] };
 }
 
 /** The app launcher's options an OCI container adds (see native/launcher/launcher.h). */

@@ -1,21 +1,25 @@
 // The sentry's thread: everything a sandbox's syscalls touch runs here, in
 // one synchronous loop, off Node's main event loop (see DESIGN.md).
 //
-//   1. check that the gofer answers (its mount namespace is ready), tell the
-//      main thread, which then starts the sandbox's first process;
-//   2. take the sandbox over from the launcher (filter, procfs, listener, or
-//      on ptrace: this thread seizes the program and becomes its tracer);
-//   3. serve traps until the last task of the sandbox is gone.
+//   1. take the sandbox over from the launcher (filter, procfs, listener, or
+//      on ptrace: this thread seizes the program and becomes its tracer),
+//      which the main thread started beside the gofer while this thread
+//      booted (sentry/sandbox.ts), and tell the main thread;
+//   2. serve traps until the last task of the sandbox is gone.
+// First: the bundle's chunks compile with their cached code from here on (native/code-cache.ts).
+import '../native/code-cache.js';
 import fs from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { native } from '../native/index.js';
 import type { PlatformLoop } from '../platform/platform.js';
 import { SeccompNotifyLoop } from '../platform/seccomp-notify/loop.js';
-import { PtraceLoop } from '../platform/ptrace/loop.js';
+import { PTRACE_ALSO_TRAPPED, PtraceLoop } from '../platform/ptrace/loop.js';
+import { buildFilter, SECCOMP_RET_TRACE, SECCOMP_RET_USER_NOTIF } from '../platform/seccomp-bpf.js';
 import { takeOverSandbox, type PlatformName } from '../platform/handshake.js';
 import { GoferClient } from '../gofer/client.js';
 import { SYSCALLS } from '../syscall-tables/index.js';
 import { Kernel } from './kernel/kernel.js';
+import { idMapsOf, type IdMappings } from './kernel/idmap.js';
 import type { MemoryLimit } from './kernel/cgroup.js';
 import { goferMountTable, readSandboxMountInfo } from './fs/gofer-mounts.js';
 import { ProcFs, type TracedStops } from './fs/proc.js';
@@ -32,9 +36,8 @@ export interface SentryWorkerData {
   /** Where the sandbox root is mounted in the gofer's namespace. */
   readonly goferRoot: string;
   readonly goferFd: number;
-  /** Readable once the sandbox root is mounted (the gofer may still be booting). */
-  readonly goferReadyFd: number;
-  readonly filter: Uint8Array;
+  /** --strict: every syscall is trapped (the filter is built here, where the syscall tables are loaded already). */
+  readonly strict: boolean;
   readonly strace: boolean;
   /** pid 1 is a tsvisor init and the program pid 2 (tsvisor do), or the program is pid 1 (OCI). */
   readonly withInit: boolean;
@@ -46,11 +49,12 @@ export interface SentryWorkerData {
   readonly hostname?: string;
   /** The network policy (sentry/net/); none given: no rules, no raw sockets. */
   readonly net?: NetSettings;
+  /** The user namespace's id mappings (OCI linux.uidMappings / gidMappings); absent: one to one. */
+  readonly idMappings?: IdMappings;
 }
 
 /** Messages the worker posts to the main thread. */
 export type SentryMessage =
-  | { readonly type: 'gofer-ready' }
   | { readonly type: 'running'; readonly hostPid: number; readonly programHostPid: number }
   | { readonly type: 'done'; readonly counts: Record<string, number> }
   | { readonly type: 'fatal'; readonly message: string };
@@ -70,14 +74,12 @@ function tracedStops(loop: PlatformLoop, rootHostPid: number): TracedStops | nul
 function main(data: SentryWorkerData): void {
   const log = makeLogger('sentry');
   const gofer = new GoferClient(data.goferFd);
-  // The sandbox may start as soon as its root is mounted; requests to the
-  // gofer queue on its socket while its Node boots.
-  const ready = native.recvMsg(data.goferReadyFd, new Uint8Array(1), new Int32Array(1));
-  native.close(data.goferReadyFd);
-  if (ready !== 1) throw new Error('the sandbox root could not be mounted (see the launcher message above)');
-  post({ type: 'gofer-ready' });
-
-  const sandbox = takeOverSandbox(data.controlFd, data.filter, data.withInit, data.platform);
+  // A mapped sandbox's gofer serves from its user namespace (sentry/sandbox.ts).
+  if (data.idMappings) gofer.servesFromNamespace(idMapsOf(data.idMappings));
+  const filter = buildFilter(SYSCALLS, data.platform === 'ptrace'
+    ? { trapAction: SECCOMP_RET_TRACE, strict: data.strict, alsoTrapped: PTRACE_ALSO_TRAPPED }
+    : { trapAction: SECCOMP_RET_USER_NOTIF, strict: data.strict });
+  const sandbox = takeOverSandbox(data.controlFd, new Uint8Array(filter), data.withInit, data.platform);
   native.close(data.controlFd);
   post({ type: 'running', hostPid: sandbox.hostPid, programHostPid: sandbox.programHostPid });
 
@@ -86,11 +88,12 @@ function main(data: SentryWorkerData): void {
   // sees them; /proc is the sentry's own.
   const mounts = goferMountTable(gofer, readSandboxMountInfo(sandbox.procRootFd), '/', [PROC_POINT]);
   const hostView = new HostView(data.goferRoot);
-  const kernel = new Kernel(loop.memory, mounts, log, sandbox.hostPid, hostView, data.memoryLimit);
+  const kernel = new Kernel(loop.memory, mounts, log, sandbox.hostPid, hostView, data.memoryLimit, idMapsOf(data.idMappings));
   if (data.hostname !== undefined) kernel.uts.nodename = data.hostname;
   // The gofer checks nothing itself: it takes the trapping task's credentials
-  // and lets the host kernel decide (gofer/identity.ts).
+  // and lets the host kernel decide (native/gofer/identity.c).
   gofer.actAs(() => kernel.fsIdentity());
+  kernel.gofer = gofer;
   mounts.add({ point: PROC_POINT, fs: new ProcFs(sandbox.procRootFd, kernel.tasks, data.withInit ? 1 : null, hostView, kernel.memoryLimit, tracedStops(loop, sandbox.hostPid)), readOnly: false, source: 'proc' });
   const tracer = data.strace ? new Tracer(loop.memory, (line) => fs.writeSync(2, line)) : undefined;
   const dispatcher = new Dispatcher(kernel, tracer ? { tracer } : {});
@@ -113,8 +116,11 @@ function main(data: SentryWorkerData): void {
   post({ type: 'done', counts });
 }
 
-try {
-  main(workerData as SentryWorkerData);
-} catch (err) {
-  post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) });
-}
+// The thread boots before its sandbox is known (sentry/thread.ts): the sandbox comes as the first message.
+parentPort?.once('message', (data: SentryWorkerData) => {
+  try {
+    main(data);
+  } catch (err) {
+    post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) });
+  }
+});

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SYSCALLS } from '../syscall-tables/index.js';
 
-const CLI = path.resolve(__dirname, '..', 'dist', 'cli', 'main.js');
+const CLI = path.resolve(__dirname, '..', 'dist', 'bundle', 'main.cjs');
 
 function tsvisor(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });

@@ -277,7 +277,7 @@ describe('the sandbox dies with its sentry or its gofer', () => {
     const all = descendantsOf(child.pid!);
     tracked = [...all];
     expect(up, `the three sleeps never all ran; tsvisor stderr:\n${err}`).toBe(true);
-    const gofer = all.find((p) => p.cmdline.some((a) => a.endsWith('dist/gofer/main.js')));
+    const gofer = all.find((p) => p.cmdline.some((a) => a.endsWith('build/Release/tsvisor-gofer')));
     expect(gofer, `no gofer among ${JSON.stringify(all.map((p) => p.cmdline.join(' ')))}`).toBeDefined();
     for (const a of gofer!.cmdline) {
       const m = /^(\/tmp\/tsvisor-[^/]+)\/merged$/.exec(a);

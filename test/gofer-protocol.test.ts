@@ -1,12 +1,21 @@
 // The gofer protocol's codec: every request and response round-trips, and no
 // input (random, truncated, mutated, or breaking the path rules) makes a
-// decoder throw: it answers with a decode error instead.
+// decoder throw: it answers with a decode error instead. The gofer's own
+// decoder is C (native/gofer/wire.c): the same inputs go to a real gofer,
+// which must refuse exactly what protocol.ts refuses, with the same errno and
+// the request's id, and answer everything else with a well-formed reply.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import nodePath from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GOFER_PATH, native } from '../native/index.js';
 import { E } from '../sentry/abi/linux.js';
 import {
-  MAX_PATH_BYTES, OPS, WireBuffer, decodeRequest, decodeResponse, encodeErrorResponse, encodeRequest,
-  encodeResponse, opCode, opName, responseHasResult, validateComponent, validatePath, validateSymlinkTarget,
+  MAX_MESSAGE_BYTES, MAX_PATH_BYTES, OPS, WireBuffer, decodeRequest, decodeResponse, encodeErrorResponse, encodeRequest,
+  encodeResponse, opCode, opName, requestFdCount, responseFdCount, responseHasResult, validateComponent, validatePath,
+  validateSymlinkTarget,
   type FieldKind, type FieldSpec, type GoferRequest, type KindValues, type OpName, type OpSchema, type RequestArgs,
   type ResponseResult,
 } from '../gofer/protocol.js';
@@ -358,5 +367,172 @@ describe('gofer path rules', () => {
       const length = encodeRequest(out, 3, 'symlink', { target: bad, path: ['l'] });
       expect(decodeRequest(received(out.bytes.subarray(0, length)), length)).toMatchObject({ ok: false, errno });
     }
+  });
+});
+
+// ---------------------------------------------------------------------------
+// The C gofer's decoder, against protocol.ts's.
+
+describe("the gofer's decoder (native/gofer/wire.c) against protocol.ts", () => {
+  let tree = '';
+  let child: ChildProcess;
+  let sockFd = -1;
+  let exited: Promise<number | null>;
+  const reply = new Uint8Array(MAX_MESSAGE_BYTES);
+  const fdsIn = new Int32Array(5);
+  const noFds = new Int32Array(0);
+  const expected = new WireBuffer();
+
+  beforeAll(() => {
+    // A read-only gofer over a small scratch tree: a request that decodes is
+    // carried out, and none of them can change anything.
+    tree = fs.mkdtempSync(nodePath.join(os.tmpdir(), 'tsvisor-gofer-fuzz-'));
+    fs.mkdirSync(nodePath.join(tree, 'a'));
+    fs.writeFileSync(nodePath.join(tree, 'a', 'f'), 'x');
+    fs.symlinkSync('a/f', nodePath.join(tree, 'l'));
+    const pair = native.socketpair(true);
+    if (typeof pair === 'number') throw new Error(`socketpair: errno ${-pair}`);
+    sockFd = pair[0]!;
+    child = spawn(GOFER_PATH, ['--root', tree, '--sock-fd', '3', '--read-only'], { stdio: ['ignore', 'inherit', 'inherit', pair[1]!] });
+    native.close(pair[1]!);
+    exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  });
+
+  afterAll(async () => {
+    if (sockFd >= 0) native.close(sockFd);
+    expect(await exited).toBe(0);
+    fs.rmSync(tree, { recursive: true, force: true });
+  });
+
+  /**
+   * Sends bytes to the gofer and checks its answer against decodeRequest: a
+   * refusal must be encodeErrorResponse's very bytes (errno, id and opcode as
+   * protocol.ts decides them); an accepted request gets a reply that decodes
+   * for its op, with the request's id and the fd count the schema says.
+   */
+  function checkGoferAnswer(bytes: Uint8Array): void {
+    // An empty message is end of file to the gofer: it would exit.
+    if (bytes.length === 0) return;
+    expect(native.sendMsg(sockFd, bytes, bytes.length, noFds, 0)).toBe(bytes.length);
+    const n = native.recvMsg(sockFd, reply, fdsIn, 10_000);
+    expect(n, 'the gofer answered').toBeGreaterThanOrEqual(12);
+    const fdCount = fdsIn[0]!;
+    for (let i = 0; i < fdCount; i++) native.close(fdsIn[1 + i]!);
+    const got = reply.subarray(0, n);
+    const decoded = decodeRequest(received(bytes), bytes.length);
+    if (!decoded.ok) {
+      const length = encodeErrorResponse(expected, decoded.id ?? 0, decoded.opcode ?? 0, decoded.errno);
+      expect(Buffer.from(got).toString('hex'), decoded.reason).toBe(Buffer.from(expected.bytes.subarray(0, length)).toString('hex'));
+      expect(fdCount).toBe(0);
+      return;
+    }
+    const op = decoded.request.op;
+    const answer = decodeResponse(received(got), n, op);
+    if (!answer.ok) throw new Error(`undecodable reply to ${op}: ${answer.reason}`);
+    expect(answer.id).toBe(decoded.id);
+    expect(fdCount).toBe(responseFdCount(op, answer.errno));
+    // The socket ops come with an fd; without one the request is refused.
+    if (requestFdCount(op) !== 0) expect(answer.errno).toBe(E.EINVAL);
+  }
+
+  it('random bytes', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), (bytes) => checkGoferAnswer(bytes)), { numRuns: 3000 });
+  });
+
+  it('random bytes behind a valid header', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...OP_NAMES), fc.uint8Array({ maxLength: 600 }), (op, tail) => {
+        const bytes = new Uint8Array(8 + tail.length);
+        const view = new DataView(bytes.buffer);
+        view.setUint32(0, (1 << 16) | opCode(op), true);
+        view.setUint32(4, 42, true);
+        bytes.set(tail, 8);
+        checkGoferAnswer(bytes);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('valid requests, their strict prefixes, and mutations of them', () => {
+    const out = new WireBuffer();
+    fc.assert(
+      fc.property(
+        anyRequest, fc.nat(), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }),
+        (request, cut, mutations) => {
+          const length = encodeAny(out, 9, request);
+          const bytes = out.bytes.slice(0, length);
+          checkGoferAnswer(bytes);
+          checkGoferAnswer(bytes.slice(0, cut % length));
+          for (const [at, value] of mutations) bytes[at % bytes.length] = value;
+          checkGoferAnswer(bytes);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('paths with a bad component anywhere, and paths at and beyond PATH_MAX', () => {
+    const out = new WireBuffer();
+    const bad = ['', '.', '..', 'a/b', '/', 'a\0b', 'x'.repeat(256)];
+    fc.assert(
+      fc.property(
+        fc.array(component, { maxLength: 6 }), fc.nat(), fc.constantFrom(...bad),
+        fc.constantFrom<OpName>('walk', 'open', 'mkdir', 'unlink', 'readlink', 'rename', 'link', 'getxattr'),
+        (good, at, badName, op) => {
+          const components = good.slice();
+          components.splice(at % (good.length + 1), 0, badName);
+          const args: Record<string, unknown> = {};
+          for (const [name, kind] of schemaOf(op).request) {
+            args[name] = kind === 'path' ? components : kind === 'u32' ? 0 : kind === 'xname' ? 'user.x' : undefined;
+          }
+          const length = encodeRequest(out, 1, op, args as RequestArgs<OpName>);
+          expect(length).toBeGreaterThan(0);
+          checkGoferAnswer(out.bytes.slice(0, length));
+        },
+      ),
+      { numRuns: 500 },
+    );
+    const justFits = new Array<string>(16).fill('a'.repeat(255));
+    for (const path of [justFits, [...justFits, 'b'], new Array<string>(2048).fill('z'), new Array<string>(2049).fill('z')]) {
+      // Encoded by hand: the encoder refuses more components than a path may have.
+      const parts: Buffer[] = [Buffer.alloc(12)];
+      parts[0]!.writeUInt32LE((1 << 16) | opCode('walk'), 0);
+      parts[0]!.writeUInt32LE(5, 4);
+      parts[0]!.writeUInt32LE(path.length, 8);
+      for (const name of path) {
+        const length = Buffer.alloc(4);
+        length.writeUInt32LE(name.length, 0);
+        parts.push(length, Buffer.from(name, 'latin1'));
+      }
+      checkGoferAnswer(new Uint8Array(Buffer.concat(parts)));
+    }
+  });
+
+  it('huge counts and lengths, symlink targets and xattr names at their limits', () => {
+    const bytes = new Uint8Array(32);
+    const view = new DataView(bytes.buffer);
+    view.setUint32(0, (1 << 16) | opCode('walk'), true);
+    view.setUint32(4, 1, true);
+    for (const count of [0xffffffff, 2000, 1]) {
+      view.setUint32(8, count, true);
+      for (const length of [0xfffffff0, 100, 3]) {
+        view.setUint32(12, length, true);
+        checkGoferAnswer(bytes);
+      }
+    }
+    const out = new WireBuffer();
+    for (const target of ['', 'x\0y', 't'.repeat(4095), 't'.repeat(4096)]) {
+      checkGoferAnswer(out.bytes.slice(0, encodeRequest(out, 3, 'symlink', { target, path: ['l'] })));
+    }
+    for (const name of ['', 'user.a\0b', 'u'.repeat(255), 'u'.repeat(256)]) {
+      checkGoferAnswer(out.bytes.slice(0, encodeRequest(out, 4, 'getxattr', { path: ['a'], name })));
+    }
+    const big = new Uint8Array(70_000);
+    checkGoferAnswer(out.bytes.slice(0, encodeRequest(out, 6, 'setxattr', { path: ['a'], name: 'user.v', value: big.subarray(0, 65536), flags: 0 })));
+    const tooBig = out.bytes.slice(0, encodeRequest(out, 7, 'setxattr', { path: ['a'], name: 'user.v', value: new Uint8Array(1), flags: 0 }));
+    // A value length beyond 64 KiB (E2BIG), hand-made: the encoder will not write one.
+    const tooBigView = new DataView(tooBig.buffer);
+    tooBigView.setUint32(tooBig.length - 9, 65537, true);
+    checkGoferAnswer(tooBig);
   });
 });

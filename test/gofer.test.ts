@@ -1,14 +1,13 @@
-// The real gofer process (dist/gofer/main.js) serving a real temporary tree,
+// The real gofer process (build/Release/tsvisor-gofer) serving a real temporary tree,
 // driven through GoferClient, with every effect checked on the host. Build
 // first (npx tsc -p tsconfig.json): the gofer runs from dist/.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import koffi from 'koffi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { native } from '../native/index.js';
+import { GOFER_PATH, native } from '../native/index.js';
 import {
   AT_REMOVEDIR, E, F_GETFL, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR,
   O_TMPFILE, O_TRUNC, O_WRONLY, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
@@ -16,7 +15,8 @@ import {
 import { GoferClient, GoferDiedError, UNCHANGED_ID } from '../gofer/client.js';
 import { MAX_MESSAGE_BYTES, opCode, type FsIdentity } from '../gofer/protocol.js';
 
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'gofer', 'main.js');
+/** The gofer (native/gofer/, built by node-gyp). */
+const MAIN = GOFER_PATH;
 const RENAME_NOREPLACE = 1;
 const RENAME_EXCHANGE = 2;
 const UTIME_NOW = (1 << 30) - 1;
@@ -38,13 +38,13 @@ interface RunningGofer {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Spawns a gofer with the socket as its fd 3. `command` wraps the node command line (for unshare). */
-function startGofer(root: string, extraArgs: string[] = [], command?: (node: string[]) => string[]): RunningGofer {
+/** Spawns a gofer with the socket as its fd 3. `command` wraps the gofer's command line (for unshare). */
+function startGofer(root: string, extraArgs: string[] = [], command?: (gofer: string[]) => string[]): RunningGofer {
   const pair = native.socketpair(true);
   if (typeof pair === 'number') throw new Error(`socketpair: errno ${-pair}`);
   const [mine, theirs] = [pair[0]!, pair[1]!];
-  const nodeArgs = [process.execPath, MAIN, '--root', root, '--sock-fd', '3', ...extraArgs];
-  const argv = command ? command(nodeArgs) : nodeArgs;
+  const goferArgs = [MAIN, '--root', root, '--sock-fd', '3', ...extraArgs];
+  const argv = command ? command(goferArgs) : goferArgs;
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'inherit', 'inherit', theirs] });
   native.close(theirs); // only the gofer holds its end: its death is our end of file
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -82,7 +82,7 @@ let fdsAtStart = 0;
 const etcPasswd = fs.statSync('/etc/passwd');
 
 beforeAll(() => {
-  if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npx tsc -p tsconfig.json)`);
+  if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (node-gyp build)`);
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-gofer-'));
   fs.mkdirSync(path.join(root, 'dir', 'sub'), { recursive: true });
   fs.writeFileSync(path.join(root, 'dir', 'file.txt'), 'hello gofer');
@@ -522,6 +522,63 @@ describe('credentials: the host kernel checks each op as the task', () => {
     }
   });
 
+  it('changes a file by a program\'s fd only as far as the task may (chmodFd, chownFd, utimesFd)', () => {
+    const AT_EMPTY_PATH = 0x1000;
+    const AT_SYMLINK_NOFOLLOW = 0x100;
+    fs.chmodSync(root, 0o755);
+    fs.mkdirSync(path.join(root, 'fdops'), { mode: 0o755 });
+    // The fds are the test's own, as the sentry's borrowed copies would be.
+    const mine = path.join(root, 'fdops', 'mine');
+    const roots = path.join(root, 'fdops', 'roots');
+    fs.writeFileSync(mine, 'm', { mode: 0o644 });
+    fs.chownSync(mine, 1000, 1000);
+    fs.writeFileSync(roots, 'r', { mode: 0o644 });
+    const times = (sec: bigint): [{ sec: bigint; nsec: number }, { sec: bigint; nsec: number }] => [{ sec, nsec: 0 }, { sec, nsec: 0 }];
+    const now = { sec: 0n, nsec: UTIME_NOW };
+    let who: FsIdentity = user;
+    const c = startGofer(root);
+    c.client.actAs(() => who);
+    const own = fs.openSync(mine, 'r');
+    const theirs = fs.openSync(roots, 'r');
+    const theirsPath = native.openat2(-100, roots, O_PATH, 0, 0);
+    expect(theirsPath).toBeGreaterThanOrEqual(0);
+    try {
+      expect(c.client.chmodFd(own, 0o600, AT_EMPTY_PATH)).toBe(0);
+      expect(statOf('fdops/mine').mode & 0o7777).toBe(0o600);
+      expect(c.client.chownFd(own, 0, 0, AT_EMPTY_PATH)).toBe(-E.EPERM);
+      expect(c.client.chownFd(own, UNCHANGED_ID, 1000, AT_EMPTY_PATH)).toBe(0);
+      expect(c.client.utimesFd(own, ...times(7n), 0)).toBe(0);
+      expect(statOf('fdops/mine').mtimeMs).toBe(7000);
+      expect(c.client.chmodFd(theirs, 0o666, AT_EMPTY_PATH)).toBe(-E.EPERM);
+      expect(c.client.chownFd(theirs, 1000, 1000, AT_EMPTY_PATH)).toBe(-E.EPERM);
+      expect(c.client.utimesFd(theirs, ...times(7n), AT_EMPTY_PATH)).toBe(-E.EPERM);
+      expect(c.client.utimesFd(theirs, now, now, 0)).toBe(-E.EACCES);
+      // An O_PATH fd: reached by the empty name, EBADF for futimens' form.
+      expect(c.client.chmodFd(theirsPath, 0o666, AT_EMPTY_PATH)).toBe(-E.EPERM);
+      expect(c.client.utimesFd(theirsPath, now, now, 0)).toBe(-E.EBADF);
+      expect(c.client.utimesFd(theirsPath, now, now, AT_EMPTY_PATH)).toBe(-E.EACCES);
+      // Flags: AT_EMPTY_PATH always (but for futimens' 0), AT_SYMLINK_NOFOLLOW maybe, nothing else.
+      expect(c.client.chmodFd(own, 0o644, 0)).toBe(-E.EINVAL);
+      expect(c.client.chownFd(own, 1000, 1000, AT_EMPTY_PATH | 0x2)).toBe(-E.EINVAL);
+      expect(c.client.utimesFd(own, now, now, AT_SYMLINK_NOFOLLOW)).toBe(-E.EINVAL);
+      expect(c.client.chmodFd(own, 0o644, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)).toBe(0);
+      expect(statOf('fdops/roots').mode & 0o7777).toBe(0o644);
+      expect([statOf('fdops/roots').uid, statOf('fdops/mine').uid, statOf('fdops/mine').gid]).toEqual([0, 1000, 1000]);
+      // Root with CAP_CHOWN and CAP_FOWNER may; without them, not over another's file.
+      who = { ...root0, capabilities: 0 };
+      expect(c.client.chmodFd(own, 0o640, AT_EMPTY_PATH)).toBe(-E.EPERM);
+      expect(c.client.chownFd(own, 0, 0, AT_EMPTY_PATH)).toBe(-E.EPERM);
+      who = root0;
+      expect(c.client.chownFd(theirsPath, 1000, 1000, AT_EMPTY_PATH)).toBe(0);
+      expect(statOf('fdops/roots').uid).toBe(1000);
+    } finally {
+      fs.closeSync(own);
+      fs.closeSync(theirs);
+      native.close(theirsPath);
+      c.client.close();
+    }
+  });
+
   it('refuses an identity it cannot take whole, and then serves no one until it gets one', () => {
     const c = startGofer(root);
     let who: FsIdentity = { ...user, groups: new Array<number>(20000).fill(1000) };
@@ -542,9 +599,9 @@ describe('magic links', () => {
   const canUnshare = spawnSync('unshare', ['--mount', 'true']).status === 0;
 
   it.skipIf(!canUnshare)('refuses /proc/PID/root, /proc/self and /proc/PID/fd/N', async () => {
-    const proc = startGofer(root, [], (node) => [
+    const proc = startGofer(root, [], (gofer) => [
       'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c',
-      'mount -t proc proc "$0/proc" && exec "$@"', root, ...node,
+      'mount -t proc proc "$0/proc" && exec "$@"', root, ...gofer,
     ]);
     try {
       const pid = String(proc.child.pid);
@@ -654,6 +711,20 @@ describe('malformed requests', () => {
     expect(fdCount(gofer.child.pid!)).toBe(before);
   });
 
+  it('refuses an fd op that comes with no fd or two, and closes what came', () => {
+    const before = fdCount(gofer.child.pid!);
+    const fd = fs.openSync('/dev/null', 'r');
+    // chmodFd: mode 0644, flags AT_EMPTY_PATH.
+    const chmodFd = message(opCode('chmodFd'), 82, [0xa4, 0x01, 0, 0, 0, 0x10, 0, 0]);
+    try {
+      expect(raw(chmodFd)).toEqual({ opcode: opCode('chmodFd'), id: 82, errno: E.EINVAL });
+      expect(raw(chmodFd, new Int32Array([fd, fd]))).toEqual({ opcode: opCode('chmodFd'), id: 82, errno: E.EINVAL });
+    } finally {
+      fs.closeSync(fd);
+    }
+    expect(fdCount(gofer.child.pid!)).toBe(before);
+  });
+
   it('refuses a message larger than its buffer', () => {
     const huge = new Uint8Array(MAX_MESSAGE_BYTES + 4096);
     huge.set(message(opCode('walk'), 81));
@@ -695,7 +766,7 @@ describe('lifetime', () => {
 
   it('bad arguments are a message and a non-zero exit', () => {
     const run = (args: string[], stdio3: 'ignore' | number = 'ignore') =>
-      spawnSync(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe', stdio3], encoding: 'utf8' });
+      spawnSync(MAIN, args, { stdio: ['ignore', 'pipe', 'pipe', stdio3], encoding: 'utf8' });
     let r = run([]);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--root is required/);

@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { native } from '../native/index.js';
+import { GOFER_PATH, native } from '../native/index.js';
 import { GoferClient } from '../gofer/client.js';
 import { goferMountTable } from '../sentry/fs/gofer-mounts.js';
 import type { MountTable } from '../sentry/vfs/mounts.js';
@@ -26,7 +26,6 @@ import { FileKind } from '../sentry/vfs/filesystem.js';
 import { Task, ThreadGroup } from '../sentry/kernel/task.js';
 import { E, O_NOFOLLOW, O_PATH, RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_XDEV, STATX_SIZE } from '../sentry/abi/linux.js';
 
-const GOFER_MAIN = path.resolve(__dirname, '..', 'dist', 'gofer', 'main.js');
 
 /** Builds the tree in the new mount namespace, then becomes the gofer ($1 root, $2 a file to bind). */
 const SETUP = `
@@ -70,7 +69,7 @@ beforeAll(async () => {
   const pair = native.socketpair(true);
   if (typeof pair === 'number') throw new Error(`socketpair: ${pair}`);
   gofer = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', SETUP, 'setup', root, bound,
-    process.execPath, GOFER_MAIN, '--root', root, '--sock-fd', '3'], { stdio: ['ignore', 'inherit', 'inherit', pair[1]!] });
+    GOFER_PATH, '--root', root, '--sock-fd', '3'], { stdio: ['ignore', 'inherit', 'inherit', pair[1]!] });
   native.close(pair[1]!);
   client = new GoferClient(pair[0]!);
   // The first answer comes from the gofer itself: the mounts are all made by then.

@@ -552,7 +552,7 @@ describe.skipIf(!has(BIN.dockerd, BIN.docker, BIN.containerd, BIN.shim))(
         'storage-driver': 'overlay2', 'exec-opts': ['native.cgroupdriver=cgroupfs'],
       }, null, 2));
       // The runtime goes in with `tsvisor install --docker`, as a user would add it.
-      ok(sh(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'cli', 'main.js'), 'install', '--docker', '--daemon-json', config, '--runtime-name', 'tsvisor', '--path', WRAPPER]), 'tsvisor install --docker');
+      ok(sh(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'bundle', 'main.cjs'), 'install', '--docker', '--daemon-json', config, '--runtime-name', 'tsvisor', '--path', WRAPPER]), 'tsvisor install --docker');
       const d = startDaemon('dockerd', BIN.dockerd, ['--config-file', config]);
       await waitForSocket(d, sock);
       await until('dockerd to answer', () => docker('version').status === 0, 120_000);
@@ -575,6 +575,17 @@ describe.skipIf(!has(BIN.dockerd, BIN.docker, BIN.containerd, BIN.shim))(
       // pid: the sandbox's, never the host's (it once turned IPv6 off here).
       expect(hostNetworkSettings()).toEqual(hostNet);
     });
+
+    it('leaves a container\'s writes in its layer, where docker diff and docker cp read them', async () => {
+      const r = docker('run', '--name', 'd-writes', ...RUN, IMAGE, 'sh', '-c', 'echo written > /written; mkdir /made; rm /bin/ls');
+      expect(r.status, r.stderr).toBe(0);
+      expect(ok(docker('diff', 'd-writes'), 'docker diff').trim().split('\n')).toEqual(expect.arrayContaining(['A /written', 'A /made', 'D /bin/ls']));
+      const copy = path.join(T, 'docker-cp-written');
+      ok(docker('cp', 'd-writes:/written', copy), 'docker cp');
+      expect(fs.readFileSync(copy, 'utf8')).toBe('written\n');
+      ok(docker('rm', 'd-writes'), 'docker rm');
+      await expectNothingLeft(w);
+    }, LONG);
 
     it('runs one with a terminal', async () => {
       const r = onTty(BIN.docker, ['run', '--rm', '-t', ...RUN, IMAGE, 'sh', '-c', 'tty; echo tty-ok; exit 4'], env);
@@ -617,7 +628,7 @@ describe.skipIf(!has(BIN.dockerd, BIN.docker, BIN.containerd, BIN.shim))(
 // `tsvisor install --docker`, on files of its own (no dockerd needed)
 
 describe('tsvisor install --docker', () => {
-  const CLI = path.join(PROJECT_ROOT, 'dist', 'cli', 'main.js');
+  const CLI = path.join(PROJECT_ROOT, 'dist', 'bundle', 'main.cjs');
   const install = (file: string, ...more: string[]): Result => sh(process.execPath, [CLI, 'install', '--docker', '--daemon-json', file, ...more]);
 
   it('adds the runtime and keeps the rest of the file', () => {

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeBundle, makeBusyboxRootfs } from './helpers/busybox-rootfs.js';
 import { CLI, HELPERS_DIR } from './helpers/sandbox.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-oci-life-'));
@@ -16,12 +17,7 @@ const receiver = path.join(tmp, 'console-receiver');
 let seq = 0;
 
 beforeAll(() => {
-  for (const d of ['bin', 'dev', 'proc', 'sys', 'etc', 'tmp', 'root']) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
-  fs.copyFileSync('/bin/busybox', path.join(rootfs, 'bin', 'busybox'));
-  fs.chmodSync(path.join(rootfs, 'bin', 'busybox'), 0o755);
-  execFileSync('chroot', [rootfs, '/bin/busybox', '--install', '-s', '/bin']);
-  fs.writeFileSync(path.join(rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
-  fs.writeFileSync(path.join(rootfs, 'etc', 'group'), 'root:x:0:\n');
+  makeBusyboxRootfs(rootfs);
   execFileSync('gcc', ['-O2', '-Wall', '-o', receiver, path.join(HELPERS_DIR, 'console-receiver.c')]);
 });
 
@@ -51,16 +47,7 @@ interface Config {
 
 /** A bundle from `tsvisor spec`, on the shared busybox rootfs, changed by edit. */
 function bundle(edit: (c: Config) => void): string {
-  const dir = path.join(tmp, `bundle-${++seq}`);
-  fs.mkdirSync(dir);
-  expect(spawnSync(process.execPath, [CLI, 'spec', '--bundle', dir]).status).toBe(0);
-  const file = path.join(dir, 'config.json');
-  const c = JSON.parse(fs.readFileSync(file, 'utf8')) as Config;
-  c.root.path = rootfs;
-  c.process.terminal = false;
-  edit(c);
-  fs.writeFileSync(file, JSON.stringify(c));
-  return dir;
+  return makeBundle(CLI, path.join(tmp, `bundle-${++seq}`), rootfs, edit);
 }
 
 function state(id: string): { status: string; pid?: number; id: string; bundle: string } {
@@ -117,6 +104,29 @@ describe('tsvisor run', () => {
     expect(fs.readFileSync(out, 'utf8')).toBe('hello\nbox\n');
     expect(fs.existsSync(path.join(root, 'r1'))).toBe(false);
     expect(cgroupsOf('r1')).toEqual([]);
+  });
+
+  it('hosts the sandbox in its own process: state, exec and kill reach it from other commands', async () => {
+    const dir = bundle((c) => { c.process.args = LOOP; });
+    const out = path.join(tmp, 'run-fg.out');
+    const fd = fs.openSync(out, 'w');
+    const run = spawn(process.execPath, [CLI, '--root', root, 'run', '--bundle', dir, '--pid-file', path.join(tmp, 'r2.pid'), 'r2'], { stdio: ['ignore', fd, fd] });
+    fs.closeSync(fd);
+    const status = new Promise<number | null>((resolve) => run.on('exit', (code) => resolve(code)));
+    await until('the program\'s output', () => fs.readFileSync(out, 'utf8').includes('started'));
+    const st = state('r2');
+    expect(st.status).toBe('running');
+    // No daemon: the container's pid, as clients reap it, is `run` itself.
+    expect(st.pid).toBe(run.pid);
+    expect(Number(fs.readFileSync(path.join(tmp, 'r2.pid'), 'utf8'))).toBe(run.pid);
+    const ex = tsvisor(['exec', 'r2', 'sh', '-c', 'echo from exec; exit 4']);
+    expect(ex.status).toBe(4);
+    expect(ex.stdout).toBe('from exec\n');
+    expect(tsvisor(['kill', 'r2', 'TERM']).status).toBe(0);
+    expect(await status).toBe(7);
+    expect(fs.readFileSync(out, 'utf8')).toBe('started\ngot TERM\n');
+    expect(fs.existsSync(path.join(root, 'r2'))).toBe(false);
+    expect(cgroupsOf('r2')).toEqual([]);
   });
 });
 

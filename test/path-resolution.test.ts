@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { native } from '../native/index.js';
+import { GOFER_PATH, native } from '../native/index.js';
 import { GoferClient } from '../gofer/client.js';
 import { GoferFs } from '../sentry/fs/gofer-fs.js';
 import { MountTable } from '../sentry/vfs/mounts.js';
@@ -20,7 +20,6 @@ import { FileKind } from '../sentry/vfs/filesystem.js';
 import { Task, ThreadGroup } from '../sentry/kernel/task.js';
 import { E, O_NOFOLLOW, O_PATH, RESOLVE_IN_ROOT, STATX_SIZE } from '../sentry/abi/linux.js';
 
-const GOFER_MAIN = path.resolve(__dirname, '..', 'dist', 'gofer', 'main.js');
 const NAMES = ['a', 'b', 'c', 'l1', 'l2'];
 
 type Node = { kind: 'dir'; children: Map<string, Node> } | { kind: 'file' } | { kind: 'link'; target: string };
@@ -65,7 +64,7 @@ beforeAll(() => {
   fs.mkdirSync(treeRoot);
   const pair = native.socketpair(true);
   if (typeof pair === 'number') throw new Error(`socketpair: ${pair}`);
-  gofer = spawn(process.execPath, [GOFER_MAIN, '--root', treeRoot, '--sock-fd', '3'], {
+  gofer = spawn(GOFER_PATH, ['--root', treeRoot, '--sock-fd', '3'], {
     stdio: ['ignore', 'inherit', 'inherit', pair[1]!],
   });
   native.close(pair[1]!);

@@ -3,6 +3,7 @@
 // sit beside them on state.ts.
 import fs from 'node:fs';
 import path from 'node:path';
+import { PROJECT_ROOT } from '../../native/paths.js';
 import { CommandError, UsageError } from '../usage.js';
 import { defaultConfig, features } from './defaults.js';
 
@@ -60,10 +61,10 @@ export function featuresCommand(args: readonly string[]): number {
   return 0;
 }
 
-/** tsvisor's version, from package.json (three levels above dist/cli/oci/, where this runs from). */
+/** tsvisor's version, from the package's package.json. */
 function packageVersion(): string {
   try {
-    const pkg: unknown = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
+    const pkg: unknown = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8'));
     if (typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string') return pkg.version;
   } catch {
     // An installed copy without its package.json still answers, without a version.

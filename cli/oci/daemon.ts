@@ -19,13 +19,15 @@ import path from 'node:path';
 import { native } from '../../native/index.js';
 import { runSandbox, SandboxError, type RunningSandbox } from '../../sentry/sandbox.js';
 import type { SandboxPty } from '../../sentry/terminal.js';
+import type { SentryThread } from '../../sentry/thread.js';
 import { createOciCgroups, procsFiles, removeCgroupsWhenEmpty } from './cgroups.js';
 import { sendToConsoleSocket } from './console.js';
 import { controlSocketPath, serve, type ControlAnswer, type ControlRequest, type ExecRequest } from './control.js';
 import { hostPidOf, startTime } from './procs.js';
-import { parseSpec, RLIMITS, SpecError, type Rlimit } from './spec.js';
+import { RLIMITS, SpecError, type Rlimit } from './spec.js';
 import { StateDir, type CgroupController } from './state.js';
-import { planContainer, type ContainerPlan, type RunFlags } from './translate.js';
+import { loadPlan, type ContainerPlan, type RunFlags } from './translate.js';
+import { formatOverlay2, parseOverlay2 } from './overlay2.js';
 
 /** What `create` passes on the daemon's command line. */
 export interface DaemonArgs {
@@ -55,6 +57,7 @@ export function daemonArgv(a: DaemonArgs): string[] {
     ...(a.flags.platform ? ['--platform', a.flags.platform] : []),
     ...(a.flags.network ? ['--network', a.flags.network] : []),
     ...(a.flags.strace ? ['--strace'] : []),
+    ...(a.flags.overlay2 ? ['--overlay2', formatOverlay2(a.flags.overlay2)] : []),
   ];
 }
 
@@ -67,58 +70,58 @@ function parseDaemonArgs(args: readonly string[]): DaemonArgs {
   }
   const platform = v['platform'] === 'ptrace' || v['platform'] === 'seccomp' ? v['platform'] : undefined;
   const network = v['network'] === 'none' || v['network'] === 'host' || v['network'] === 'sandbox' ? v['network'] : undefined;
+  // create parsed it already: a value it wrote cannot be wrong.
+  const overlay2 = v['overlay2'] !== undefined ? parseOverlay2(v['overlay2']) : undefined;
   return {
     root: v['root']!, id: v['id']!, bundle: v['bundle']!,
     ...(v['console-socket'] !== undefined ? { consoleSocket: v['console-socket'] } : {}),
-    flags: { strace, ...(platform ? { platform } : {}), ...(network ? { network } : {}) },
+    flags: {
+      strace, ...(platform ? { platform } : {}), ...(network ? { network } : {}),
+      ...(overlay2 !== undefined && typeof overlay2 !== 'string' ? { overlay2 } : {}),
+    },
   };
 }
 
-let reported = false;
-function report(r: DaemonReport): void {
-  if (reported) return;
-  reported = true;
-  try {
-    fs.writeSync(REPORT_FD, JSON.stringify(r) + '\n');
-    fs.closeSync(REPORT_FD);
-  } catch {
-    // create is gone: nobody to tell.
-  }
+/** Writes the report line to `create` on fd 3, once. */
+function reportOnFd3(): (r: DaemonReport) => void {
+  let reported = false;
+  return (r) => {
+    if (reported) return;
+    reported = true;
+    try {
+      fs.writeSync(REPORT_FD, JSON.stringify(r) + '\n');
+      fs.closeSync(REPORT_FD);
+    } catch {
+      // create is gone: nobody to tell.
+    }
+  };
 }
 
-/** The spec and its plan, read again from the bundle (create checked them already). */
-export function loadPlan(bundle: string, flags: RunFlags): { plan: ContainerPlan; spec: ReturnType<typeof parseSpec> } {
-  const file = path.join(bundle, 'config.json');
-  let json: unknown;
-  try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new SpecError('', `${file}: ${(e as Error).message}`);
-  }
-  const spec = parseSpec(json, bundle);
-  if (spec instanceof SpecError) throw spec;
-  const plan = planContainer(spec, flags);
-  if (plan instanceof SpecError) throw plan;
-  return { plan, spec };
+export async function daemonCommand(args: readonly string[], sentry: SentryThread): Promise<number> {
+  return hostContainer(parseDaemonArgs(args), reportOnFd3(), sentry);
 }
 
-export async function daemonCommand(args: readonly string[]): Promise<number> {
-  const a = parseDaemonArgs(args);
+/**
+ * Runs the container's sandbox in this process until it ends, serving its
+ * control socket: the daemon's whole life, or `tsvisor run`'s in the
+ * foreground (no daemon to boot; it passes the plan it made). report is
+ * called once: with the pids when the program waits at its start gate, or
+ * with the error.
+ */
+export async function hostContainer(
+  a: DaemonArgs, report: (r: DaemonReport) => void, sentry: SentryThread, planned?: ContainerPlan,
+): Promise<number> {
   let plan: ContainerPlan;
-  try {
-    plan = loadPlan(a.bundle, a.flags).plan;
-  } catch (e) {
-    report({ error: e instanceof SpecError ? `config.json: ${e.message}` : String(e) });
-    return 1;
-  }
   let cgroups: Partial<Record<CgroupController, string>>;
   try {
+    plan = planned ?? loadPlan(a.bundle, a.flags).plan;
     cgroups = createOciCgroups(a.id, plan.cpu);
   } catch (e) {
-    report({ error: (e as Error).message });
+    sentry.discard();
+    report({ error: e instanceof SpecError ? `config.json: ${e.message}` : (e as Error).message });
     return 1;
   }
-  const d = new Daemon(a, plan, cgroups);
+  const d = new Daemon(a, plan, cgroups, report, sentry);
   const status = await d.run();
   const left = await removeCgroupsWhenEmpty(cgroups);
   for (const dir of left) process.stderr.write(`tsvisor: could not remove the cgroup ${dir} (still busy)\n`);
@@ -142,7 +145,11 @@ class Daemon {
   private readonly execWaiters = new Map<number, (status: number) => void>();
   private server: net.Server | null = null;
 
-  constructor(private readonly a: DaemonArgs, private readonly plan: ContainerPlan, private readonly cgroups: Partial<Record<CgroupController, string>>) {}
+  constructor(
+    private readonly a: DaemonArgs, private readonly plan: ContainerPlan,
+    private readonly cgroups: Partial<Record<CgroupController, string>>, private readonly report: (r: DaemonReport) => void,
+    private readonly sentry: SentryThread,
+  ) {}
 
   async run(): Promise<number> {
     const sock = controlSocketPath(new StateDir(this.a.root).root, this.a.id);
@@ -154,7 +161,7 @@ class Daemon {
     try {
       status = (await runSandbox(this.sandboxOptions())).status;
     } catch (e) {
-      report({ error: e instanceof SandboxError ? e.message : String(e) });
+      this.report({ error: e instanceof SandboxError ? e.message : String(e) });
       status = 125;
     } finally {
       this.server.close();
@@ -172,18 +179,28 @@ class Daemon {
 
   private sandboxOptions(): Parameters<typeof runSandbox>[0] {
     const p = this.plan;
-    // Fds 4, 5, 6 of the launcher: the start gate, the exec helper's request and report sockets.
+    // Fds 4, 5, 6 of the launcher: the start gate, the exec helper's request and report sockets;
+    // 7 with linux.seccomp: the profile's BPF program, to be read to its end.
     const launcherFds = [this.gate[1], this.exec[1], this.execReport[1]];
+    if (p.seccomp) {
+      const [ours, launchers] = pair(false);
+      fs.writeSync(ours, p.seccomp.program);
+      native.close(ours);
+      launcherFds.push(launchers);
+    }
     return {
       rootfs: p.rootfs, overlay: p.overlay, mounts: p.mounts, network: p.network, argv: p.argv, env: p.env, cwd: p.cwd,
-      strace: this.a.flags.strace, strict: false, withInit: true, terminal: p.terminal,
+      strace: this.a.flags.strace, strict: false, withInit: true, terminal: p.terminal, sentry: this.sentry,
       ...(p.memoryLimit !== undefined ? { memoryLimit: p.memoryLimit } : {}),
       ...(p.pidsLimit !== undefined ? { pidsLimit: p.pidsLimit } : {}),
+      ...(p.idMappings ? { idMappings: p.idMappings } : {}),
       ...(this.a.flags.platform ? { platform: this.a.flags.platform } : {}),
       oci: {
         launcherArgs: [
           '--start-fd', '4', '--exec-fd', '5', '--exec-report-fd', '6', '--caps', p.caps,
           ...(p.user !== undefined ? ['--user', p.user] : []),
+          ...(p.seccomp ? ['--seccomp-fd', '7', '--seccomp-flags', String(p.seccomp.flags)] : []),
+          ...p.sysctl.flatMap(([key, value]) => ['--sysctl', `${key}=${value}`]),
         ],
         launcherFds,
         cgroupProcs: procsFiles(this.cgroups),
@@ -211,14 +228,14 @@ class Daemon {
     try {
       applyProcessLimits(info.programPid, this.plan);
     } catch (e) {
-      report({ error: (e as Error).message });
+      this.report({ error: (e as Error).message });
       process.kill(info.programPid, 'SIGKILL');
       return;
     }
     const cgroups: Partial<Record<CgroupController, string>> = { ...this.cgroups };
     if (info.memoryCgroup) cgroups.memory = info.memoryCgroup;
     if (info.pidsCgroup) cgroups.pids = info.pidsCgroup;
-    report({
+    this.report({
       ok: true, pid: process.pid, startTime: startTime(process.pid) ?? 0, initPid: info.initPid,
       programPid: info.programPid, programStartTime: startTime(info.programPid) ?? 0, cgroups,
     });

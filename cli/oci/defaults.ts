@@ -105,7 +105,9 @@ export function features(version: string): Json {
     hooks: [...HOOK_NAMES],
     mountOptions: [...MOUNT_OPTIONS],
     linux: {
-      namespaces: [...SUPPORTED_NAMESPACES],
+      // The sandbox always has a user namespace of its own, mapping ids one to
+      // one; a spec that asks for one (with its mappings) is refused (translate.ts).
+      namespaces: SUPPORTED_NAMESPACES.filter((n) => n !== 'user'),
       capabilities: [...CAPABILITY_NAMES],
       // v1 controllers are what this host has; v2 where the host has it is
       // issue 6's plan. The systemd drivers are accepted as a flag only.

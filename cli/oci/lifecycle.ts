@@ -6,19 +6,20 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CLI_MAIN } from '../../native/paths.js';
+import { takeSentryThread } from '../../sentry/thread.js';
 import { CommandError, UsageError } from '../usage.js';
 import { freezerState, removeCgroupsWhenEmpty, setFrozen } from './cgroups.js';
 import { controlSocketPath, request, requestOk } from './control.js';
-import type { DaemonReport } from './daemon.js';
+import type { DaemonArgs, DaemonReport } from './daemon.js';
 import { idArg, last, parseFlags } from './flags.js';
 import { hookState, runHooks, runHooksWarn } from './hooks.js';
 import { isSameProcess, sandboxProcesses, signalProcess } from './procs.js';
 import { DAEMON_COMMAND, type GlobalOptions } from './runtime.js';
 import { SpecError, type Spec, type State, type Status } from './spec.js';
+import type { ContainerPlan } from './translate.js';
 import { newRecord, StateDir, type ContainerRecord } from './state.js';
 
-const MAIN_JS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'main.js');
 
 export async function lifecycleCommand(g: GlobalOptions, cmd: string, args: string[]): Promise<number> {
   const dir = new StateDir(g.root);
@@ -68,13 +69,11 @@ interface Created {
   readonly spec: Spec;
 }
 
-/** Reads and checks the bundle's config before anything is made. */
-async function loadSpec(bundle: string, g: GlobalOptions): Promise<Spec> {
-  const { loadPlan } = await import('./daemon.js');
+/** Reads and checks the bundle's config, and plans the container, before anything is made. */
+async function loadSpec(bundle: string, g: GlobalOptions): Promise<{ spec: Spec; plan: ContainerPlan }> {
+  const { loadPlan } = await import('./translate.js');
   try {
-    const { spec } = loadPlan(bundle, g.flags);
-    if (spec instanceof SpecError) throw spec;
-    return spec;
+    return loadPlan(bundle, g.flags);
   } catch (e) {
     if (e instanceof SpecError) throw new CommandError(`config.json: ${e.message}`);
     throw e;
@@ -83,16 +82,23 @@ async function loadSpec(bundle: string, g: GlobalOptions): Promise<Spec> {
 
 async function createCommand(g: GlobalOptions, dir: StateDir, args: string[]): Promise<number> {
   const p = parseFlags('create', args, CREATE_FLAGS);
-  await createContainer(g, dir, idArg('create', p), last(p, 'bundle'), last(p, 'pid-file'), last(p, 'console-socket'), false);
+  await createContainer(g, dir, idArg('create', p), last(p, 'bundle'), last(p, 'pid-file'), last(p, 'console-socket'), false, startDaemon);
   return 0;
 }
 
+/**
+ * Starts the container's sandbox somewhere (a daemon, or this process) and
+ * reports its pids or its error; plan is the one create made (a daemon
+ * makes its own again).
+ */
+type SandboxHost = (a: DaemonArgs, plan: ContainerPlan) => Promise<DaemonReport>;
+
 async function createContainer(
   g: GlobalOptions, dir: StateDir, id: string, bundleArg: string | undefined, pidFile: string | undefined,
-  consoleSocket: string | undefined, forRun: boolean,
+  consoleSocket: string | undefined, forRun: boolean, host: SandboxHost,
 ): Promise<Created> {
   const bundle = path.resolve(bundleArg ?? '.');
-  const spec = await loadSpec(bundle, g);
+  const { spec, plan } = await loadSpec(bundle, g);
   if (spec.process.terminal && consoleSocket === undefined && !forRun) {
     throw new CommandError('process.terminal is true: a terminal needs --console-socket');
   }
@@ -103,7 +109,7 @@ async function createContainer(
     made = true;
     const rec = newRecord(id, bundle, spec.annotations);
     dir.write(rec);
-    const r = await startDaemon(g, dir, id, bundle, consoleSocket);
+    const r = await host({ root: dir.root, id, bundle, ...(consoleSocket !== undefined ? { consoleSocket: path.resolve(consoleSocket) } : {}), flags: g.flags }, plan);
     if ('error' in r) throw new CommandError(r.error);
     rec.state.status = 'created';
     rec.state.pid = r.pid;
@@ -126,15 +132,14 @@ async function createContainer(
 }
 
 /** Starts the daemon in a session of its own with our stdio, and waits for its report. */
-function startDaemon(g: GlobalOptions, dir: StateDir, id: string, bundle: string, consoleSocket: string | undefined): Promise<DaemonReport> {
+function startDaemon(a: DaemonArgs): Promise<DaemonReport> {
+  const consoleSocket = a.consoleSocket;
   return import('./daemon.js').then(({ daemonArgv }) => new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN_JS, DAEMON_COMMAND, ...daemonArgv({
-      root: dir.root, id, bundle, ...(consoleSocket !== undefined ? { consoleSocket: path.resolve(consoleSocket) } : {}), flags: g.flags,
-    })], {
+    const child = spawn(process.execPath, [CLI_MAIN, DAEMON_COMMAND, ...daemonArgv(a)], {
       // With a terminal the container's stdio is the pty, and the daemon
       // keeps none of ours: clients that read `create`'s output until EOF
       // (the containerd shim does with a console socket) would wait forever.
-      detached: true, stdio: [...(consoleSocket !== undefined ? ['ignore', 'ignore', 'ignore'] as const : ['inherit', 'inherit', 'inherit'] as const), 'pipe'], env: { ...process.env, ...(g.debug ? { TSVISOR_LOG: 'debug' } : {}) } });
+      detached: true, stdio: [...(consoleSocket !== undefined ? ['ignore', 'ignore', 'ignore'] as const : ['inherit', 'inherit', 'inherit'] as const), 'pipe'], env: process.env });
     const pipe = child.stdio[3];
     let text = '';
     const done = (r: DaemonReport): void => {
@@ -182,7 +187,13 @@ async function startContainer(dir: StateDir, id: string): Promise<void> {
     if (status === 'stopped') throw new CommandError('cannot start a container that has stopped');
     if (status !== 'created') throw new CommandError(`cannot start an already ${status} container`);
     const spec = await loadSpecQuiet(rec.state.bundle);
-    if (spec) runHooks('startContainer', spec.hooks.startContainer, hookState(rec));
+    try {
+      if (spec) runHooks('startContainer', spec.hooks.startContainer, hookState(rec));
+    } catch (e) {
+      // The runtime spec's rule: a failed startContainer hook stops the container (delete then removes it).
+      signalContainer(rec, 9, true);
+      throw e;
+    }
     await requestOk(controlSocketPath(dir.root, id), { op: 'start' }, 'start');
     rec.state.status = 'running';
     dir.write(rec);
@@ -278,15 +289,24 @@ async function deleteCommand(dir: StateDir, args: string[]): Promise<number> {
     if (status !== 'stopped' && status !== 'created' && !p.bools.has('force')) {
       throw new CommandError(`cannot delete container ${id} that is not stopped: ${status}`);
     }
-    await destroy(dir, id);
-    const spec = await loadSpecQuiet(rec.state.bundle);
-    if (spec) runHooksWarn('poststop', spec.hooks.poststop, hookState(rec, 'stopped'));
+    await removeContainer(dir, rec, null);
   } catch (e) {
     lock.done();
     throw e;
   }
   lock.remove();
   return 0;
+}
+
+/**
+ * destroy, then the poststop hooks (as delete runs them). ended: the end of
+ * a sandbox this process hosts (`run`), awaited after its kill.
+ */
+async function removeContainer(dir: StateDir, rec: ContainerRecord, ended: Promise<number> | null): Promise<void> {
+  await destroy(dir, rec.state.id);
+  await ended;
+  const spec = await loadSpecQuiet(rec.state.bundle);
+  if (spec) runHooksWarn('poststop', spec.hooks.poststop, hookState(rec, 'stopped'));
 }
 
 /**
@@ -297,7 +317,10 @@ async function deleteCommand(dir: StateDir, args: string[]): Promise<number> {
  */
 async function destroy(dir: StateDir, id: string): Promise<void> {
   const rec = dir.read(id);
-  if (rec?.sandboxPid !== undefined && isSameProcess(rec.sandboxPid, rec.sandboxStartTime)) {
+  if (rec?.sandboxPid === process.pid) {
+    // `run` hosts the sandbox itself: ending it is killing its processes; the caller awaits the end.
+    if (rec.initPid !== undefined) signalContainer(rec, 9, true);
+  } else if (rec?.sandboxPid !== undefined && isSameProcess(rec.sandboxPid, rec.sandboxStartTime)) {
     if (rec.initPid !== undefined) signalContainer(rec, 9, true);
     if (!(await exited(rec.sandboxPid, rec.sandboxStartTime, 10_000))) {
       // The daemon's children die with it (PR_SET_PDEATHSIG), the sandbox with them.
@@ -326,26 +349,46 @@ async function exited(pid: number, start: number | undefined, timeoutMs: number)
 // ---------------------------------------------------------------------------
 // run, wait, list
 
+/**
+ * run: create and start. With --detach the sandbox is a daemon's, as
+ * create makes it; in the foreground this process hosts it (the daemon's
+ * code, without a second Node to boot), serves its control socket for
+ * exec, kill and state meanwhile, and exits with the program's status.
+ */
 async function runCommand(g: GlobalOptions, dir: StateDir, args: string[]): Promise<number> {
   const p = parseFlags('run', args, CREATE_FLAGS);
   const id = idArg('run', p);
-  await createContainer(g, dir, id, last(p, 'bundle'), last(p, 'pid-file'), last(p, 'console-socket'), true);
+  const detach = p.bools.has('detach');
+  // The sentry's thread, started by cli/main.ts before this module loaded (sentry/thread.ts).
+  const sentry = detach ? null : takeSentryThread();
+  let ended: Promise<number> | null = null;
+  const host: SandboxHost = sentry === null ? startDaemon : async (a, plan) => {
+    const { hostContainer } = await import('./daemon.js');
+    return new Promise<DaemonReport>((resolve) => {
+      ended = hostContainer(a, resolve, sentry, plan);
+      void ended.then((status) => resolve({ error: `the sandbox ended before it started (status ${status})` }));
+    });
+  };
+  await createContainer(g, dir, id, last(p, 'bundle'), last(p, 'pid-file'), last(p, 'console-socket'), true, host);
   try {
     await startContainer(dir, id);
   } catch (e) {
-    await forceDelete(dir, id);
+    await forceDelete(dir, id, ended);
     throw e;
   }
-  if (p.bools.has('detach')) return 0;
-  const status = await waitExit(dir, id);
-  if (!p.bools.has('keep')) await forceDelete(dir, id);
+  if (detach) return 0;
+  const status = ended !== null ? await ended : await waitExit(dir, id);
+  if (!p.bools.has('keep')) await forceDelete(dir, id, null);
   return status;
 }
 
-async function forceDelete(dir: StateDir, id: string): Promise<void> {
+/** delete --force, under the lock, with the poststop hooks. */
+async function forceDelete(dir: StateDir, id: string, ended: Promise<number> | null): Promise<void> {
   const lock = dir.lock(id);
   try {
-    await destroy(dir, id);
+    const rec = dir.read(id);
+    if (rec) await removeContainer(dir, rec, ended);
+    else await ended;
   } catch (e) {
     lock.done();
     throw e;

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CLI_MAIN } from '../../native/paths.js';
 import { CommandError, UsageError } from '../usage.js';
 import { applyCpu, freezerState, readNumber, setFrozen, writeSetting } from './cgroups.js';
 import { controlSocketPath, request, type ExecRequest } from './control.js';
@@ -15,7 +15,6 @@ import { CAPABILITY_NAMES, parseProcess, SpecError, type Capabilities, type Capa
 import { StateDir, type ContainerRecord } from './state.js';
 import { capabilityMasks, type CpuLimits } from './translate.js';
 
-const MAIN_JS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'main.js');
 
 export async function operationCommand(g: GlobalOptions, cmd: string, args: string[]): Promise<number> {
   const dir = new StateDir(g.root);
@@ -355,7 +354,7 @@ async function runExec(dir: StateDir, id: string, req: ExecRequest, pidFile: str
  */
 function detachExec(dir: StateDir, id: string, req: ExecRequest, pidFile: string | undefined): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN_JS, EXEC_WAIT_COMMAND, dir.root, id, JSON.stringify(req)], {
+    const child = spawn(process.execPath, [CLI_MAIN, EXEC_WAIT_COMMAND, dir.root, id, JSON.stringify(req)], {
       detached: true, stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
     });
     const pipe = child.stdio[3];

@@ -10,7 +10,10 @@
 // commands' modules are imported only when run, so `state` and `kill` do not
 // load the sentry.
 import fs from 'node:fs';
+import path from 'node:path';
+import { takeSentryThread } from '../../sentry/thread.js';
 import { CommandError, UsageError } from '../usage.js';
+import { parseOverlay2 } from './overlay2.js';
 import type { RunFlags } from './translate.js';
 
 export const OCI_COMMANDS = [
@@ -34,13 +37,16 @@ export const OCI_USAGE = `OCI runtime commands (as runc's): tsvisor [global flag
        [--user UID[:GID]] [--additional-gids G]... [--cap CAP]... ID [CMD ARGS...]
 global flags: --root DIR (default /run/tsvisor), --log FILE, --log-format text|json, --debug,
   --debug-log FILE, --systemd-cgroup (accepted; cgroupfs is used), --platform seccomp|ptrace,
-  --network none|host|sandbox, --strace, --overlay2 SPEC (accepted; the root's writes go to memory)`;
+  --network none|host|sandbox, --strace,
+  --overlay2 none|root:memory|root:self|root:dir=/PATH (where a writable root's writes go; default none: into the rootfs)`;
 
 export interface GlobalOptions {
   root?: string;
   log?: string;
   logFormat: 'text' | 'json';
   debug: boolean;
+  /** --debug-log: where the debug log goes (default: stderr). */
+  debugLog?: string;
   flags: RunFlags;
 }
 
@@ -54,6 +60,18 @@ export function isOciInvocation(argv: readonly string[]): boolean {
   if (first === undefined) return false;
   if (first === DAEMON_COMMAND || first === EXEC_WAIT_COMMAND || (OCI_COMMANDS as readonly string[]).includes(first)) return true;
   return first.startsWith('-') && first !== '-h' && first !== '--help';
+}
+
+/** Whether this OCI command line runs a sandbox in this process: the daemon, or `run` in the foreground. */
+export function hostsSandbox(argv: readonly string[]): boolean {
+  if (argv[0] === DAEMON_COMMAND) return true;
+  if (!isOciInvocation(argv)) return false;
+  try {
+    const [cmd, ...args] = parseGlobal(argv).rest;
+    return cmd === 'run' && !args.some((a) => a === '-d' || a === '--detach' || a.startsWith('--detach='));
+  } catch {
+    return false;
+  }
 }
 
 export function parseGlobal(argv: readonly string[]): { opts: GlobalOptions; rest: string[] } {
@@ -87,6 +105,7 @@ function setGlobal(o: GlobalOptions, name: string, v: string): void {
       o.logFormat = v;
       break;
     case 'debug': o.debug = on; break;
+    case 'debug-log': o.debugLog = v; break;
     case 'strace': o.flags = { ...o.flags, strace: on }; break;
     case 'platform':
       if (v !== 'seccomp' && v !== 'ptrace') throw new UsageError(`--platform must be seccomp or ptrace, not '${v}'`);
@@ -96,8 +115,14 @@ function setGlobal(o: GlobalOptions, name: string, v: string): void {
       if (v !== 'none' && v !== 'host' && v !== 'sandbox') throw new UsageError(`--network must be none, host or sandbox, not '${v}'`);
       o.flags = { ...o.flags, network: v };
       break;
+    case 'overlay2': {
+      const overlay2 = parseOverlay2(v);
+      if (typeof overlay2 === 'string') throw new UsageError(overlay2);
+      o.flags = { ...o.flags, overlay2 };
+      break;
+    }
     default:
-      // --systemd-cgroup, --debug-log, --overlay2, --criu, --rootless: accepted, no effect here.
+      // --systemd-cgroup, --criu, --rootless: accepted, no effect here.
       break;
   }
 }
@@ -118,14 +143,18 @@ function logError(o: GlobalOptions, msg: string): void {
 
 export async function ociMain(argv: readonly string[]): Promise<number> {
   if (argv[0] === DAEMON_COMMAND) {
+    const sentry = takeSentryThread();
     const { daemonCommand } = await import('./daemon.js');
-    return daemonCommand(argv.slice(1));
+    return daemonCommand(argv.slice(1), sentry);
   }
   if (argv[0] === EXEC_WAIT_COMMAND) {
     const { execWaitCommand } = await import('./operations.js');
     return execWaitCommand(argv.slice(1));
   }
   const { opts, rest } = parseGlobal(argv);
+  // The sentry's logger (sentry/log.ts) reads these, here, in the daemon and in the sentry's thread alike.
+  if (opts.debug || opts.debugLog !== undefined) process.env['TSVISOR_LOG'] = 'debug';
+  if (opts.debugLog !== undefined) process.env['TSVISOR_LOG_FILE'] = path.resolve(opts.debugLog);
   const [cmd, ...args] = rest;
   if (cmd === undefined) throw new UsageError('no command given after the global flags');
   try {

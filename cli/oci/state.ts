@@ -16,8 +16,8 @@
 // holding it, and lock() checks after each flock that the file it locked is
 // still the one at that name: a delete may have unlinked it meanwhile.
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
+import { native } from '../../native/index.js';
 import { CommandError } from '../usage.js';
 import { OCI_VERSION, parseState, SpecError, type State } from './spec.js';
 
@@ -131,8 +131,10 @@ export class StateDir {
 
   /**
    * Replaces the record: written to a temporary file in the same folder,
-   * synced, then renamed over state.json, so a reader sees the old record or
-   * the new one, never part of one, even if tsvisor dies half way.
+   * then renamed over state.json, so a reader sees the old record or the new
+   * one, never part of one, even if tsvisor dies half way. Not fsynced, as
+   * runc's is not: the state describes processes, which a machine crash
+   * ends too (and --root is usually a tmpfs under /run).
    */
   write(record: ContainerRecord): void {
     const file = this.stateFile(record.state.id);
@@ -141,7 +143,6 @@ export class StateDir {
     try {
       fd = fs.openSync(tmp, 'wx', 0o600);
       fs.writeSync(fd, JSON.stringify(record) + '\n');
-      fs.fsyncSync(fd);
       fs.closeSync(fd);
       fd = undefined;
       fs.renameSync(tmp, file);
@@ -334,40 +335,16 @@ function parseCgroups(v: unknown): ContainerRecord['cgroups'] | SpecError {
 }
 
 // ---------------------------------------------------------------------------
-// flock(2). Node has none; koffi (already the gofer's way to libc) is loaded
-// only when a lock is taken, so commands that take none do not pay for it.
+// flock(2), which Node has not: the addon's (loaded in a millisecond, where
+// koffi took ten at every command that locks).
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
 const EWOULDBLOCK = 11;
-const EINTR = 4;
 
-let flockFn: ((fd: number, op: number) => number) | undefined;
-let errnoFn: (() => number) | undefined;
-
-/** 0, or the errno. Retries EINTR: a signal to a waiting command is not a failure to lock. */
+/** 0, or the errno. */
 function flock(fd: number, op: number): number {
-  if (flockFn === undefined || errnoFn === undefined) {
-    const koffi = requireKoffi();
-    const libc = koffi.load('libc.so.6');
-    flockFn = libc.func('int flock(int fd, int operation)') as (fd: number, op: number) => number;
-    errnoFn = () => koffi.errno();
-  }
-  for (;;) {
-    if (flockFn(fd, op) === 0) return 0;
-    const errno = errnoFn();
-    if (errno !== EINTR) return errno;
-  }
-}
-
-interface Koffi {
-  load(lib: string): { func(decl: string): unknown };
-  errno(): number;
-}
-
-/** A synchronous require keeps lock() synchronous (an import() would make every caller async). */
-function requireKoffi(): Koffi {
-  return createRequire(import.meta.url)('koffi') as Koffi;
+  return -Math.min(0, native.flock(fd, op));
 }
 
 function errCode(e: unknown): string | undefined {

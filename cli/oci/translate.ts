@@ -5,7 +5,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ExtraMount, OverlayMode, TmpfsMount } from '../../sentry/sandbox.js';
-import { CAPABILITIES, SpecError, type Capabilities, type Capability, type Mount, type Rlimit, type Spec } from './spec.js';
+import { IdMap, type IdMappings, type IdRange } from '../../sentry/kernel/idmap.js';
+import type { RootOverlay } from './overlay2.js';
+import { compileSeccompProfile, type CompiledProfile } from './seccomp-profile.js';
+import { CAPABILITIES, parseSpec, SpecError, type Capabilities, type Capability, type Mount, type Rlimit, type Spec } from './spec.js';
 
 /** The OCI global flags that change how a container runs (runsc's names). */
 export interface RunFlags {
@@ -13,6 +16,8 @@ export interface RunFlags {
   /** runsc's --network: none (own namespace, loopback), host, or sandbox (as the spec says). */
   readonly network?: 'none' | 'host' | 'sandbox';
   readonly strace: boolean;
+  /** runsc's --overlay2, as it applies to the root; absent: none (the writes land in the rootfs, as runc's). */
+  readonly overlay2?: RootOverlay;
 }
 
 export interface ContainerPlan {
@@ -35,6 +40,12 @@ export interface ContainerPlan {
   readonly cpu: CpuLimits;
   readonly rlimits: readonly Rlimit[];
   readonly oomScoreAdj?: number;
+  /** linux.seccomp compiled: the launcher installs it last before the program's exec and each exec'd process's. */
+  readonly seccomp?: CompiledProfile;
+  /** linux.sysctl, written by the launcher in the sandbox's own namespaces before the program starts. */
+  readonly sysctl: ReadonlyArray<readonly [key: string, value: string]>;
+  /** linux.uidMappings / gidMappings (a user namespace in the spec); absent: the sandbox maps ids one to one. */
+  readonly idMappings?: IdMappings;
 }
 
 /** cpu controller settings (cgroup v1 names), each only when the spec gives it. */
@@ -71,6 +82,7 @@ export function capabilityMasks(c: Capabilities): string {
 function plan(spec: Spec, flags: RunFlags): ContainerPlan {
   const rootfs = spec.root.path;
   if (!isDirectory(rootfs)) throw new SpecError('root.path', `${rootfs}: not a directory`);
+  const idMappings = userNamespaceMappings(spec);
   const p = spec.process;
   const res = spec.linux.resources;
   const memory = res?.memory?.limit;
@@ -82,8 +94,7 @@ function plan(spec: Spec, flags: RunFlags): ContainerPlan {
     : `${p.user.uid}:${p.user.gid}${p.user.additionalGids.length > 0 ? ':' + p.user.additionalGids.join(',') : ''}`;
   return {
     rootfs,
-    // A read-only root has no writable layer; otherwise writes go to a throwaway tmpfs layer (runsc's default).
-    overlay: spec.root.readonly ? { kind: 'none' } : { kind: 'memory' },
+    overlay: rootOverlay(spec, flags.overlay2 ?? { medium: 'none' }),
     mounts: [
       ...spec.mounts.flatMap((m, i) => translateMount(m, `mounts[${i}]`)),
       ...maskedMounts(spec.linux.maskedPaths, rootfs),
@@ -103,7 +114,67 @@ function plan(spec: Spec, flags: RunFlags): ContainerPlan {
     cpu: cpuLimits(spec),
     rlimits: p.rlimits,
     ...(p.oomScoreAdj !== undefined ? { oomScoreAdj: p.oomScoreAdj } : {}),
+    ...(spec.linux.seccomp ? { seccomp: seccompProgram(spec) } : {}),
+    sysctl: sysctls(spec),
+    ...(idMappings ? { idMappings } : {}),
   };
+}
+
+/**
+ * linux.sysctl, each key checked against the host's /proc/sys: a namespaced
+ * sysctl the kernel has is there in every namespace (but for keys of network
+ * interfaces the sandbox lacks, which the launcher refuses when it writes).
+ */
+function sysctls(spec: Spec): Array<readonly [string, string]> {
+  return Object.entries(spec.linux.sysctl).map(([key, value]) => {
+    if (!fs.existsSync(path.join('/proc/sys', key.replaceAll('.', '/')))) {
+      throw new SpecError(`linux.sysctl[${JSON.stringify(key)}]`, 'this kernel has no such sysctl');
+    }
+    return [key, value] as const;
+  });
+}
+
+function seccompProgram(spec: Spec): CompiledProfile {
+  try {
+    return compileSeccompProfile(spec.linux.seccomp!);
+  } catch (e) {
+    throw new SpecError('linux.seccomp', (e as Error).message);
+  }
+}
+
+/**
+ * A read-only root has no writable layer, whatever --overlay2 says (as
+ * runsc); a writable one is the rootfs itself, written in place as runc does
+ * (Docker's and Podman's rootfs is already their container's layer: `docker
+ * diff`, `commit` and `cp` read the writes there), or under an overlay
+ * --overlay2 asks for.
+ */
+function rootOverlay(spec: Spec, o: RootOverlay): OverlayMode {
+  if (spec.root.readonly) return { kind: 'none' };
+  switch (o.medium) {
+    case 'none': return { kind: 'direct' };
+    case 'memory': return { kind: 'memory' };
+    // The rootfs's own folder (the bundle, usually): a fresh folder there holds the upper layer.
+    case 'self': return { kind: 'dir', dir: path.dirname(spec.root.path) };
+    case 'dir': return { kind: 'dir', dir: o.dir };
+  }
+}
+
+/**
+ * A user namespace's id mappings, which the sandbox's own user namespace
+ * takes instead of its one-to-one map; checked as the kernel checks a
+ * uid_map (the parser already refuses mappings without a user namespace,
+ * and a user namespace without both mappings).
+ */
+function userNamespaceMappings(spec: Spec): IdMappings | undefined {
+  if (!spec.linux.namespaces.some((n) => n.type === 'user')) return undefined;
+  const ranges = (field: 'uidMappings' | 'gidMappings'): IdRange[] => {
+    const r = spec.linux[field].map((m) => ({ nsId: m.containerID, hostId: m.hostID, size: m.size }));
+    const checked = IdMap.of(r);
+    if (typeof checked === 'string') throw new SpecError(`linux.${field}`, checked);
+    return r;
+  };
+  return { uid: ranges('uidMappings'), gid: ranges('gidMappings') };
 }
 
 function cpuLimits(spec: Spec): CpuLimits {
@@ -227,4 +298,20 @@ function isDirectory(p: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The bundle's spec and its plan; a SpecError (thrown) names what is wrong. */
+export function loadPlan(bundle: string, flags: RunFlags): { plan: ContainerPlan; spec: Spec } {
+  const file = path.join(bundle, 'config.json');
+  let json: unknown;
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new SpecError('', `${file}: ${(e as Error).message}`);
+  }
+  const spec = parseSpec(json, bundle);
+  if (spec instanceof SpecError) throw spec;
+  const plan = planContainer(spec, flags);
+  if (plan instanceof SpecError) throw plan;
+  return { plan, spec };
 }

@@ -6,6 +6,8 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sched.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -14,6 +16,8 @@
 #include <unistd.h>
 #include <cstring>
 #include <string>
+#include <thread>
+#include <vector>
 
 #ifndef SYS_openat2
 #define SYS_openat2 437
@@ -59,6 +63,36 @@ Napi::Value Openat2(const Napi::CallbackInfo& info) {
   how.resolve = (uint64_t)(uint32_t)ArgInt(info, 4);
   long r = syscall(SYS_openat2, ArgInt(info, 0), path.c_str(), &how, sizeof how);
   return r < 0 ? Err(info.Env()) : Ret(info.Env(), r);
+}
+
+// openat2InNamespaces(nsFds, dirfd, path, flags, mode, resolve) -> fd or
+// -errno: openat2 from a short-lived thread that first joins the namespaces
+// nsFds name (setns). /proc/sys picks a sysctl's namespace (network, ipc,
+// uts) by the task that looks it up, so a sandbox's own values show only to
+// a lookup made from inside its namespaces; the fd keeps them afterwards.
+Napi::Value Openat2InNamespaces(const Napi::CallbackInfo& info) {
+  Napi::Int32Array ns = info[0].As<Napi::Int32Array>();
+  std::vector<int> nsFds(ns.Data(), ns.Data() + ns.ElementLength());
+  int dirfd = ArgInt(info, 1);
+  std::string path = Latin1(info[2]);
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = (uint64_t)(uint32_t)ArgInt(info, 3) | O_CLOEXEC;
+  how.mode = (uint64_t)(uint32_t)ArgInt(info, 4);
+  how.resolve = (uint64_t)(uint32_t)ArgInt(info, 5);
+  long result = -EINVAL;
+  std::thread opener([&] {
+    for (int fd : nsFds) {
+      if (setns(fd, 0) < 0) {
+        result = -errno;
+        return;
+      }
+    }
+    long r = syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how);
+    result = r < 0 ? -errno : r;
+  });
+  opener.join();
+  return Ret(info.Env(), result);
 }
 
 // memfdCreate(name) -> fd or -errno: backing for a synthetic file's contents.
@@ -117,18 +151,6 @@ Napi::Value Prlimit(const Napi::CallbackInfo& info) {
   return Ret(info.Env(), 0);
 }
 
-// futimens(fd, times: Uint8Array(32) | null) -> 0 or -errno; the two
-// struct timespec as the program passed them (UTIME_NOW / UTIME_OMIT included).
-Napi::Value Futimens(const Napi::CallbackInfo& info) {
-  const struct timespec* ts = nullptr;
-  if (info[1].IsTypedArray()) {
-    Napi::Uint8Array b = info[1].As<Napi::Uint8Array>();
-    if (b.ByteLength() < 2 * sizeof(struct timespec)) return Ret(info.Env(), -EINVAL);
-    ts = reinterpret_cast<const struct timespec*>(b.Data());
-  }
-  return futimens(ArgInt(info, 0), ts) < 0 ? Err(info.Env()) : Ret(info.Env(), 0);
-}
-
 // readlinkFd(fd, buf) -> length or -errno: readlinkat(fd, "") on an O_PATH fd
 // of a symlink (the program's own, borrowed with pidfd_getfd).
 Napi::Value ReadlinkFd(const Napi::CallbackInfo& info) {
@@ -152,15 +174,27 @@ Napi::Value SetWindowSize(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// flock(fd, operation) -> 0 or -errno. A wait interrupted by a signal goes
+// on waiting: for the OCI commands' container locks, a signal is not a
+// failure to lock.
+Napi::Value Flock(const Napi::CallbackInfo& info) {
+  int r;
+  do {
+    r = flock(ArgInt(info, 0), ArgInt(info, 1));
+  } while (r < 0 && errno == EINTR);
+  return r < 0 ? Err(info.Env()) : Ret(info.Env(), 0);
+}
+
 void InitFsOps(Napi::Env env, Napi::Object e) {
+  e.Set("flock", Napi::Function::New(env, Flock));
   e.Set("fstatRaw", Napi::Function::New(env, FstatRaw));
   e.Set("statxRaw", Napi::Function::New(env, StatxRaw));
   e.Set("openat2", Napi::Function::New(env, Openat2));
+  e.Set("openat2InNamespaces", Napi::Function::New(env, Openat2InNamespaces));
   e.Set("memfdCreate", Napi::Function::New(env, MemfdCreate));
   e.Set("pwriteAll", Napi::Function::New(env, PwriteAll));
   e.Set("pread", Napi::Function::New(env, Pread));
   e.Set("prlimit", Napi::Function::New(env, Prlimit));
-  e.Set("futimens", Napi::Function::New(env, Futimens));
   e.Set("readlinkFd", Napi::Function::New(env, ReadlinkFd));
   e.Set("setWindowSize", Napi::Function::New(env, SetWindowSize));
 }

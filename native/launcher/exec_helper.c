@@ -147,6 +147,8 @@ static __attribute__((noreturn)) void exec_child(struct exec_req *r, const char 
   if (setresuid(r->uid, r->uid, r->uid) < 0) child_fail("setuid", "", LAUNCHER_FAIL);
   if (r->has_caps && caps_after_ids(r->caps) < 0) child_fail("capabilities", "", LAUNCHER_FAIL);
   if (chdir(r->cwd) < 0) child_fail("chdir", r->cwd, LAUNCHER_FAIL);
+  /* Last, as for the program: the container's own seccomp profile (runc does the same for exec). */
+  if (seccomp_profile_install() < 0) child_fail("seccomp", "(linux.seccomp)", LAUNCHER_FAIL);
   environ = r->envp;
   execvp(r->argv[0], r->argv);
   child_fail("exec", r->argv[0], errno == ENOENT ? 127 : 126);

@@ -8,7 +8,9 @@
  *               dir: the same, upper and work in --upper-dir (a host folder
  *               tsvisor made and removes: the writes use disk, not memory)
  *               none: --lower bound read-only (writes are EROFS)
- * merged/tmp    a fresh tmpfs
+ *               direct: --lower bound read-write, no overlay: the writes
+ *               land in --lower itself, as a runc container's do
+ * merged/tmp    a fresh tmpfs (direct: the root's own /tmp, as runc leaves it)
  * merged/dev    a tmpfs with null, zero, full, random, urandom, tty bound from
  *               the host, the fd/stdin/stdout/stderr links, a devpts of its
  *               own at pts (ptmx -> pts/ptmx) and at console the caller's terminal
@@ -38,6 +40,21 @@ static void join(char *dst, size_t cap, const char *a, const char *b) {
 
 static void mount_or_die(const char *src, const char *dst, const char *type, unsigned long flags, const char *data) {
   if (mount(src, dst, type, flags, data) < 0) die_errno("mount %s on %s", type ? type : (src ? src : "(bind)"), dst);
+}
+
+long sandbox_root_uid = -1, sandbox_root_gid = -1;
+
+/* A tmpfs of ours, owned by the sandbox's root when its ids are mapped. */
+static void mount_tmpfs(const char *name, const char *dst, unsigned long flags, const char *opts) {
+  char data[256];
+  if (sandbox_root_uid < 0) snprintf(data, sizeof data, "%s", opts);
+  else snprintf(data, sizeof data, "%s,uid=%ld,gid=%ld", opts, sandbox_root_uid, sandbox_root_gid);
+  mount_or_die(name, dst, "tmpfs", flags, data);
+}
+
+/* What we create in those (symlinks) belongs to the sandbox's root too. */
+static void own_by_sandbox_root(const char *path) {
+  if (sandbox_root_uid >= 0 && lchown(path, (uid_t)sandbox_root_uid, (gid_t)sandbox_root_gid) < 0) die_errno("chown %s", path);
 }
 
 static void bind_device(const char *dev_dir, const char *name) {
@@ -73,7 +90,7 @@ static void make_dev(const char *merged, char *const *ttys, int nttys, int conso
   char dev[4096], path[4096];
   join(dev, sizeof dev, merged, "dev");
   mkdir_p(dev, 0755);
-  mount_or_die("tsvisor-dev", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k");
+  mount_tmpfs("tsvisor-dev", dev, MS_NOSUID | MS_NOEXEC, "mode=755,size=64k");
   static const char *devices[] = {"null", "zero", "full", "random", "urandom", "tty"};
   for (size_t i = 0; i < sizeof devices / sizeof *devices; i++) bind_device(dev, devices[i]);
   static const char *links[][2] = {
@@ -82,17 +99,20 @@ static void make_dev(const char *merged, char *const *ttys, int nttys, int conso
   for (size_t i = 0; i < sizeof links / sizeof *links; i++) {
     join(path, sizeof path, dev, links[i][0]);
     if (symlink(links[i][1], path) < 0) die_errno("symlink %s", path);
+    own_by_sandbox_root(path);
   }
   join(path, sizeof path, dev, "shm");
   mkdir_p(path, 01777);
-  mount_or_die("tsvisor-shm", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  mount_tmpfs("tsvisor-shm", path, MS_NOSUID | MS_NODEV, "mode=1777");
   /* A devpts instance of the sandbox's own, as containers have: openpty()
    * and friends get real ptys numbered from 0, and see none of the host's. */
   join(path, sizeof path, dev, "pts");
   mkdir_p(path, 0755);
   mount_or_die("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+  own_by_sandbox_root(path);
   join(path, sizeof path, dev, "ptmx");
   if (symlink("pts/ptmx", path) < 0) die_errno("symlink %s", path);
+  own_by_sandbox_root(path);
   /* One console: the terminals of stdin, stdout and stderr are nearly always
    * one; others keep working as ttys, only without a name to find. */
   if (console_pty_fd >= 0) make_console_pty(dev, console_pty_fd);
@@ -157,7 +177,7 @@ static void make_sys(const char *merged) {
   mount_or_die(NULL, sys, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=555");
 }
 
-enum overlay_mode { OVERLAY_MEMORY, OVERLAY_DIR, OVERLAY_NONE };
+enum overlay_mode { OVERLAY_MEMORY, OVERLAY_DIR, OVERLAY_NONE, OVERLAY_DIRECT };
 
 #define MAX_MOUNTS 128
 
@@ -170,6 +190,9 @@ struct gofer_opts {
   int nttys;
   struct mount_req mounts[MAX_MOUNTS];
   int nmounts;
+  /* --uid-map / --gid-map as uid_map text, and the fd the command gets their namespace at. */
+  char uid_map[ID_MAP_TEXT], gid_map[ID_MAP_TEXT];
+  int userns_fd;
   char **argv;
 };
 
@@ -177,6 +200,7 @@ static void parse(int argc, char **argv, struct gofer_opts *o) {
   memset(o, 0, sizeof *o);
   o->ready_fd = -1;
   o->console_pty_fd = -1;
+  o->userns_fd = -1;
   int i = 1;
   for (; i < argc; i++) {
     const char *opt = argv[i];
@@ -190,6 +214,22 @@ static void parse(int argc, char **argv, struct gofer_opts *o) {
     else if (strcmp(opt, "--state") == 0) o->state = v[0];
     else if (strcmp(opt, "--upper-dir") == 0) o->upper_dir = v[0];
     else if (strcmp(opt, "--ready-fd") == 0) o->ready_fd = atoi(v[0]);
+    else if (strcmp(opt, "--uid-map") == 0) parse_id_map(opt, v[0], o->uid_map);
+    else if (strcmp(opt, "--gid-map") == 0) parse_id_map(opt, v[0], o->gid_map);
+    else if (strcmp(opt, "--userns-fd") == 0) {
+      char *end;
+      long fd = strtol(v[0], &end, 10);
+      if (*v[0] == 0 || *end || fd < 3 || fd > 1 << 20) die("--userns-fd: not an fd number above 2: %s", v[0]);
+      o->userns_fd = (int)fd;
+    }
+    else if (strcmp(opt, "--root-owner") == 0) {
+      char *end;
+      unsigned long uid = strtoul(v[0], &end, 10), gid = 0;
+      int ok = *v[0] >= '0' && *v[0] <= '9' && *end == ':' && end[1] >= '0' && end[1] <= '9';
+      if (ok) gid = strtoul(end + 1, &end, 10);
+      if (!ok || *end || uid > 0xfffffffeUL || gid > 0xfffffffeUL) die("--root-owner %s: expected UID:GID", v[0]);
+      sandbox_root_uid = (long)uid, sandbox_root_gid = (long)gid;
+    }
     else if (strcmp(opt, "--console-pty") == 0) {
       char *end;
       long fd = strtol(v[0], &end, 10);
@@ -200,7 +240,8 @@ static void parse(int argc, char **argv, struct gofer_opts *o) {
       if (strcmp(v[0], "memory") == 0) o->overlay = OVERLAY_MEMORY;
       else if (strcmp(v[0], "dir") == 0) o->overlay = OVERLAY_DIR;
       else if (strcmp(v[0], "none") == 0) o->overlay = OVERLAY_NONE;
-      else die("--overlay must be memory, dir or none, not %s", v[0]);
+      else if (strcmp(v[0], "direct") == 0) o->overlay = OVERLAY_DIRECT;
+      else die("--overlay must be memory, dir, none or direct, not %s", v[0]);
     } else if (strcmp(opt, "--tty") == 0) {
       if (o->nttys == 3) die("at most three --tty");
       o->ttys[o->nttys++] = v[0];
@@ -216,10 +257,15 @@ static void parse(int argc, char **argv, struct gofer_opts *o) {
     } else die("unknown option %s", opt);
   }
   if (!o->lower || !o->state || i >= argc)
-    die("usage: gofer --lower DIR --state DIR [--overlay memory|dir|none] [--upper-dir DIR] [--ready-fd N] "
-        "[--tty /dev/pts/N]... [--console-pty FD] [--bind SRC DST rw|ro]... [--tmpfs DST OPTS]... -- CMD...");
+    die("usage: gofer --lower DIR --state DIR [--overlay memory|dir|none|direct] [--upper-dir DIR] [--ready-fd N] "
+        "[--tty /dev/pts/N]... [--console-pty FD] [--root-owner UID:GID] [--uid-map MAP --gid-map MAP --userns-fd N] "
+        "[--bind SRC DST rw|ro]... [--tmpfs DST OPTS]... -- CMD...");
   if ((o->overlay == OVERLAY_DIR) != (o->upper_dir != NULL)) die("--upper-dir goes with --overlay dir, and only with it");
   if (o->console_pty_fd >= 0 && o->nttys > 0) die("--console-pty and --tty both name /dev/console: give one");
+  if (!o->uid_map[0] != !o->gid_map[0] || !o->uid_map[0] != (o->userns_fd < 0))
+    die("--uid-map, --gid-map and --userns-fd go together");
+  if (o->userns_fd >= 0 && (o->userns_fd == o->ready_fd || o->userns_fd == o->console_pty_fd))
+    die("--userns-fd %d is already another option's fd", o->userns_fd);
   o->argv = argv + i;
 }
 
@@ -279,18 +325,35 @@ int gofer_root_main(int argc, char **argv) {
   } else if (o.overlay == OVERLAY_DIR) {
     mount_overlay(o.lower, o.upper_dir, merged);
   } else {
-    bind_root_read_only(o.lower, merged);
+    bind_root(o.lower, merged, o.overlay == OVERLAY_NONE);
   }
 
-  mount_point(merged, "tmp", 01777);
+  /* A root written in place keeps its own /tmp: what the program leaves there
+   * is in the rootfs afterwards, as with runc (the spec's mounts may put a tmpfs there). */
+  if (o.overlay != OVERLAY_DIRECT) {
+    mount_point(merged, "tmp", 01777);
+    join(tmp, sizeof tmp, merged, "tmp");
+    mount_tmpfs("tsvisor-tmp", tmp, MS_NOSUID | MS_NODEV, "mode=1777");
+  }
   mount_point(merged, "dev", 0755);
   mount_point(merged, "sys", 0555);
   mount_point(merged, "proc", 0555);
-  join(tmp, sizeof tmp, merged, "tmp");
-  mount_or_die("tsvisor-tmp", tmp, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   make_dev(merged, o.ttys, o.nttys, o.console_pty_fd);
   make_sys(merged);
   apply_mounts(merged, o.mounts, o.nmounts, o.overlay != OVERLAY_NONE);
+
+  /* A mapped sandbox's gofer serves from a user namespace with the
+   * sandbox's maps (userns.c): it gets it at --userns-fd and enters it once
+   * it holds its root. Made after the mounts: they are the host root's. */
+  if (o.userns_fd >= 0) {
+    int fd = make_user_namespace(o.uid_map, o.gid_map);
+    if (fd == o.userns_fd) {
+      if (fcntl(fd, F_SETFD, 0) < 0) die_errno("fcntl");
+    } else {
+      if (dup2(fd, o.userns_fd) < 0) die_errno("dup2 the gofer's user namespace to fd %d", o.userns_fd);
+      close(fd);
+    }
+  }
 
   /* The tree is ready: the sandbox may start while the gofer itself boots. */
   if (o.ready_fd >= 0) {

@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #define MAX_CGROUPS 8
+#define MAX_SYSCTLS 256
 
 struct jail_opts {
   const char *mntns_of, *root, *cwd, *hostname;
@@ -62,11 +63,24 @@ struct jail_opts {
   /* --net-ready-fd: the child's host pid goes out here, and it is held until a
    * byte comes back (tsvisor configures its network namespace meanwhile). */
   int net_ready_fd;
+  /* --root-ready-fd: the gofer launcher's readiness (one byte once the
+   * sandbox's root is mounted, EOF if it failed), awaited before joining
+   * its mount namespace: tsvisor starts both at once. */
+  int root_ready_fd;
   const char *user;
   /* OCI process.capabilities: bounding, effective, permitted, inheritable,
    * ambient, as bit masks (--caps B:E:P:I:A in hex); has_caps 0: not given. */
   int has_caps;
   unsigned long long caps[CAPS_SETS];
+  /* OCI linux.seccomp: the profile's fd and seccomp(2) flags (-1: none). */
+  int seccomp_fd;
+  unsigned int seccomp_flags;
+  /* OCI linux.sysctl: KEY=VALUE, written in the sandbox's namespaces. */
+  const char *sysctls[MAX_SYSCTLS];
+  int n_sysctls;
+  /* OCI linux.uidMappings / gidMappings as uid_map / gid_map text
+   * ("NS HOST SIZE" lines); empty: the one-to-one map. */
+  char uid_map[ID_MAP_TEXT], gid_map[ID_MAP_TEXT];
   char **argv;
 };
 
@@ -77,10 +91,47 @@ static int fd_arg(const char *v) {
   return (int)fd;
 }
 
+/* --uid-map / --gid-map NS:HOST:SIZE[,NS:HOST:SIZE...] into uid_map text,
+ * checked as the kernel checks it (so that a bad map is a clear message, not
+ * an EINVAL from the write): at most 340 ranges, sizes of at least 1, both
+ * sides within u32, no two ranges overlapping on either side. */
+void parse_id_map(const char *opt, const char *v, char *text) {
+  unsigned long long ns[MAX_ID_RANGES], host[MAX_ID_RANGES], size[MAX_ID_RANGES];
+  int n = 0;
+  size_t used = 0;
+  const char *p = v;
+  for (;;) {
+    if (n == MAX_ID_RANGES) die("%s: more than %d ranges", opt, MAX_ID_RANGES);
+    unsigned long long f[3];
+    for (int k = 0; k < 3; k++) {
+      char *end;
+      if (*p < '0' || *p > '9') die("%s %s: expected NS:HOST:SIZE[,...]", opt, v);
+      errno = 0;
+      f[k] = strtoull(p, &end, 10);
+      if (errno || f[k] > 0xffffffffULL) die("%s %s: not a 32-bit id", opt, v);
+      p = end;
+      if (k < 2 && *p++ != ':') die("%s %s: expected NS:HOST:SIZE[,...]", opt, v);
+    }
+    if (f[2] == 0) die("%s %s: a range of size 0", opt, v);
+    if (f[0] + f[2] > 0x100000000ULL || f[1] + f[2] > 0x100000000ULL) die("%s %s: a range runs past 4294967295", opt, v);
+    for (int k = 0; k < n; k++) {
+      if (f[0] < ns[k] + size[k] && ns[k] < f[0] + f[2]) die("%s %s: ranges overlap inside", opt, v);
+      if (f[1] < host[k] + size[k] && host[k] < f[1] + f[2]) die("%s %s: ranges overlap on the host", opt, v);
+    }
+    ns[n] = f[0], host[n] = f[1], size[n] = f[2];
+    n++;
+    int w = snprintf(text + used, ID_MAP_TEXT - used, "%llu %llu %llu\n", f[0], f[1], f[2]);
+    if (w < 0 || (size_t)w >= ID_MAP_TEXT - used) die("%s: the map is longer than the kernel takes", opt);
+    used += (size_t)w;
+    if (*p == '\0') break;
+    if (*p++ != ',') die("%s %s: expected NS:HOST:SIZE[,...]", opt, v);
+  }
+}
+
 static void parse(int argc, char **argv, struct jail_opts *o) {
   memset(o, 0, sizeof *o);
   o->new_net = 1;
-  o->exec_fd = o->exec_report_fd = o->start_fd = o->net_ready_fd = -1;
+  o->exec_fd = o->exec_report_fd = o->start_fd = o->net_ready_fd = o->root_ready_fd = o->seccomp_fd = -1;
   int i = 1;
   for (; i < argc; i++) {
     if (strcmp(argv[i], "--") == 0) { i++; break; }
@@ -94,7 +145,17 @@ static void parse(int argc, char **argv, struct jail_opts *o) {
     else if (strcmp(argv[i - 1], "--exec-report-fd") == 0) o->exec_report_fd = fd_arg(v);
     else if (strcmp(argv[i - 1], "--start-fd") == 0) o->start_fd = fd_arg(v);
     else if (strcmp(argv[i - 1], "--net-ready-fd") == 0) o->net_ready_fd = fd_arg(v);
+    else if (strcmp(argv[i - 1], "--root-ready-fd") == 0) o->root_ready_fd = fd_arg(v);
     else if (strcmp(argv[i - 1], "--user") == 0) o->user = v;
+    else if (strcmp(argv[i - 1], "--uid-map") == 0) parse_id_map("--uid-map", v, o->uid_map);
+    else if (strcmp(argv[i - 1], "--gid-map") == 0) parse_id_map("--gid-map", v, o->gid_map);
+    else if (strcmp(argv[i - 1], "--seccomp-fd") == 0) o->seccomp_fd = fd_arg(v);
+    else if (strcmp(argv[i - 1], "--seccomp-flags") == 0) o->seccomp_flags = (unsigned int)strtoul(v, NULL, 10);
+    else if (strcmp(argv[i - 1], "--sysctl") == 0) {
+      if (o->n_sysctls == MAX_SYSCTLS) die("at most %d --sysctl", MAX_SYSCTLS);
+      if (!strchr(v, '=') || *v == '=') die("--sysctl %s: expected KEY=VALUE", v);
+      o->sysctls[o->n_sysctls++] = v;
+    }
     else if (strcmp(argv[i - 1], "--caps") == 0) {
       if (caps_parse(v, o->caps) < 0) die("--caps %s: expected five hex masks B:E:P:I:A", v);
       o->has_caps = 1;
@@ -124,6 +185,7 @@ static void parse(int argc, char **argv, struct jail_opts *o) {
       else die("--net must be none or host, not %s", v);
     } else die("unknown option %s", argv[i - 1]);
   }
+  if ((o->uid_map[0] == '\0') != (o->gid_map[0] == '\0')) die("--uid-map and --gid-map go together");
   if (!o->mntns_of || !o->root || i >= argc)
     die("usage: app --mntns-of PID --root DIR [--cwd DIR] [--net none|host] [--init yes|no] "
         "[--platform seccomp|ptrace] [--cgroup-procs FILE]... [--terminal /dev/pts/N] -- CMD...");
@@ -219,6 +281,7 @@ static void before_exec(const struct jail_opts *o) {
 }
 
 static __attribute__((noreturn)) void exec_program(const struct jail_opts *o) {
+  if (seccomp_profile_install() < 0) die_errno("linux.seccomp: install the profile");
   execvp(o->argv[0], o->argv);
   int err = errno;
   fprintf(stderr, "tsvisor: %s: %s\n", o->argv[0], strerror(err));
@@ -339,6 +402,39 @@ static __attribute__((noreturn)) void run_init(pid_t app, const struct jail_opts
   }
 }
 
+/* OCI linux.sysctl, as runc writes it: KEY with its dots as slashes under
+ * /proc/sys. The kernel picks the namespace by the writer, so net.* land in
+ * our network namespace and the ipc keys in our ipc namespace (the parser
+ * admits no other kind). Dots becoming slashes leave no ".." to climb out. */
+static void apply_sysctls(const struct jail_opts *o) {
+  for (int i = 0; i < o->n_sysctls; i++) {
+    const char *kv = o->sysctls[i], *eq = strchr(kv, '=');
+    char path[4096];
+    int n = snprintf(path, sizeof path, "/proc/sys/%.*s", (int)(eq - kv), kv);
+    if (n < 0 || n >= (int)sizeof path) die("linux.sysctl: key too long");
+    for (char *c = path + 10; *c; c++) if (*c == '.') *c = '/';
+    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) die_errno("linux.sysctl %.*s", (int)(eq - kv), kv);
+    size_t len = strlen(eq + 1);
+    if (write(fd, eq + 1, len) != (ssize_t)len) die_errno("linux.sysctl %.*s = %s", (int)(eq - kv), kv, eq + 1);
+    close(fd);
+  }
+}
+
+/* With a spec's id maps, the host root we still are after the clone (and
+ * the pivot_root) is not the namespace's root (it shows as 65534 inside,
+ * and owns files as host root): become the namespace's root, as runc's init
+ * does, so that pid 1, the program and the exec helper run as the host ids
+ * the map gives. With the one-to-one map we are root already and nothing
+ * changes. A map without a root leaves us as we are (the program's --user
+ * ids come later). */
+void become_namespace_root(void) {
+  if (getuid() == 0) return;
+  if (setgroups(0, NULL) < 0) die_errno("setgroups in the user namespace");
+  if (setresgid(0, 0, 0) < 0 && errno != EINVAL) die_errno("setgid 0 in the user namespace");
+  if (setresuid(0, 0, 0) < 0 && errno != EINVAL) die_errno("setuid 0 in the user namespace");
+}
+
 static void child_main(const struct jail_opts *o, int sync_read) {
   char go;
   /* The network gate is the launcher's alone. */
@@ -350,7 +446,11 @@ static void child_main(const struct jail_opts *o, int sync_read) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die_errno("prctl(PR_SET_PDEATHSIG)");
   if (o->new_net) loopback_up();
   if (o->hostname && sethostname(o->hostname, strlen(o->hostname)) < 0) die_errno("sethostname");
+  apply_sysctls(o);
   enter_root(o);
+  /* After the root is ours: the way to it (tsvisor's state folder) is host
+   * root's, which only the host root we still are may walk. */
+  become_namespace_root();
   int procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (procfd < 0) die_errno("open /proc");
   control_send("PROC", "", 0, procfd);
@@ -386,15 +486,34 @@ static void forward_signal(int sig) {
   if (child_pid > 0) kill(child_pid, sig);
 }
 
+/* The gofer launcher says 'r' once the sandbox's root is mounted in its
+ * namespace; EOF means it failed, and it said why. Until then there is no
+ * root to join: what came before (the cgroups, whose joining costs an RCU
+ * grace period each) overlapped with its work. */
+static void await_root(int fd) {
+  char c;
+  ssize_t n;
+  do n = read(fd, &c, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1) {
+    fprintf(stderr, "tsvisor-launcher: the sandbox's root was not set up (the gofer launcher says why above)\n");
+    exit(LAUNCHER_FAIL);
+  }
+  close(fd);
+}
+
 int jail_main(int argc, char **argv) {
   struct jail_opts o;
   parse(argc, argv, &o);
+  /* Read before the clone: pid 1, the program and the exec helper all get a copy. */
+  if (o.seccomp_fd >= 0) seccomp_profile_read(o.seccomp_fd, o.seccomp_flags);
   /* The cgroups tsvisor made for this sandbox (do --memory, --pids-limit):
    * join them before the clone, so that pid 1 and all it starts are in them
    * from their first page and first fork, and the sandbox's cgroup namespace
    * is rooted there. */
   for (int i = 0; i < o.n_cgroups; i++) write_file(o.cgroup_procs[i], "0");
   die_with_parent();
+  if (o.root_ready_fd >= 0) await_root(o.root_ready_fd);
 
   char nspath[64];
   snprintf(nspath, sizeof nspath, "/proc/%s/ns/mnt", o.mntns_of);
@@ -417,13 +536,14 @@ int jail_main(int argc, char **argv) {
   child_pid = pid;
   close_oci_fds(&o);
 
-  /* Root inside is root outside for file ownership (the image's files keep
-   * their owners) but holds capabilities only over its own namespaces. */
+  /* Without a spec's maps, root inside is root outside for file ownership
+   * (the image's files keep their owners) but holds capabilities only over
+   * its own namespaces. With them, ids are the spec's. */
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/uid_map", pid);
-  write_file(path, "0 0 4294967295\n");
+  write_file(path, o.uid_map[0] ? o.uid_map : "0 0 4294967295\n");
   snprintf(path, sizeof path, "/proc/%d/gid_map", pid);
-  write_file(path, "0 0 4294967295\n");
+  write_file(path, o.gid_map[0] ? o.gid_map : "0 0 4294967295\n");
   char hpid[16];
   int n = snprintf(hpid, sizeof hpid, "%d", pid);
   control_send("HPID", hpid, (size_t)n, -1);

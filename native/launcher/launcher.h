@@ -1,18 +1,22 @@
 /* tsvisor-launcher: the small C program that sets up each sandbox's host-side
  * jail. It holds no policy: the TypeScript side decides, the launcher does.
  *
- *   tsvisor-launcher gofer --lower DIR --state DIR [--overlay memory|dir|none] [--upper-dir DIR]
+ *   tsvisor-launcher gofer --lower DIR --state DIR [--overlay memory|dir|none|direct] [--upper-dir DIR]
  *                          [--ready-fd N] [--tty /dev/pts/N]... [--console-pty FD] [--bind SRC DST rw|ro]...
- *                          [--tmpfs DST size=N,mode=OCTAL]... -- CMD...
+ *                          [--tmpfs DST size=N,mode=OCTAL]... [--root-owner UID:GID]
+ *                          [--uid-map MAP --gid-map MAP --userns-fd N] -- CMD...
  *       new mount namespace with the sandbox root at STATE/merged: an overlay
  *       of DIR under an upper layer in a tmpfs (memory) or in --upper-dir
- *       (dir), or DIR bound read-only (none); a tmpfs /tmp, a minimal /dev
+ *       (dir), or DIR bound read-only (none) or read-write (direct: the
+ *       writes land in DIR); a tmpfs /tmp (but with direct), a minimal /dev
  *       with its own devpts, a minimal /sys, then the --bind and --tmpfs
  *       mounts in the order given. Then execs the gofer (CMD), which serves
  *       that tree. With --ready-fd, one byte is written there once the tree
  *       is mounted, before the exec. With --console-pty, a pty of the
  *       sandbox's devpts is made its /dev/console and its master and slave
  *       are sent over FD (terminal.c); --tty binds the caller's instead.
+ *       With --uid-map/--gid-map (a mapped sandbox's), CMD gets at fd N a
+ *       user namespace with those maps (userns.c), for the gofer to enter.
  *   tsvisor-launcher app --mntns-of PID --root DIR [--cwd DIR] [--net none|host] [--init yes|no]
  *                        [--hostname NAME] [--terminal /dev/pts/N] [--platform seccomp|ptrace] -- CMD...
  *       joins PID's mount namespace, forks the sandbox's first process into
@@ -25,9 +29,17 @@
  *       helper (exec_helper.c); --user UID:GID[:G,...] sets the program's ids;
  *       --caps B:E:P:I:A its capabilities (caps.c);
  *       --start-fd N holds the program before its exec until a byte arrives.
+ *       --root-ready-fd N waits for the gofer launcher's --ready-fd byte
+ *       (EOF: it failed) before joining PID's mount namespace, so that both
+ *       launchers start at once.
  *       --net-ready-fd N writes the child's host pid and a newline to N and
  *       holds the child (before it does anything) until a 'g' comes back:
  *       tsvisor sets up its network namespace meanwhile (sentry/net/modes.ts).
+ *
+ *   tsvisor-launcher hook --mntns-of PID --ns-of PID [--userns] -- PATH ARGV0 ARGS...
+ *       runs one OCI hook in a sandbox's namespaces (hook.c): PID's mount
+ *       namespace, and the uts, ipc, net, cgroup, pid (and user) ones of the
+ *       other PID; exits with the hook's status.
  *
  * Exit status 125 means the launcher itself failed (the message says why).
  */
@@ -42,6 +54,15 @@ __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...);
 __attribute__((noreturn, format(printf, 1, 2))) void die_errno(const char *fmt, ...);
 void write_file(const char *path, const char *text);
 void die_with_parent(void);
+/* jail.c: in a user namespace with a spec's maps, become its root (setgroups, setresgid, setresuid 0). */
+void become_namespace_root(void);
+/* Linux's limits on a uid_map or gid_map: 340 lines, written at once in less than a page. */
+#define MAX_ID_RANGES 340
+#define ID_MAP_TEXT 4096
+/* jail.c: --uid-map / --gid-map NS:HOST:SIZE[,...] into uid_map text (ID_MAP_TEXT bytes), or die. */
+void parse_id_map(const char *opt, const char *v, char *text);
+/* userns.c: a user namespace with these maps (uid_map text), as an fd (close-on-exec). */
+int make_user_namespace(const char *uid_map, const char *gid_map);
 void mkdir_p(const char *path, mode_t mode);
 
 /* caps.c: OCI process.capabilities as five bit masks, in this order (the
@@ -64,18 +85,30 @@ struct mount_req {
   const char *opts; /* tmpfs: "size=N,mode=OCTAL" (either may be absent) */
   int read_only;    /* bind */
 };
-void bind_root_read_only(const char *lower, const char *merged);
+void bind_root(const char *lower, const char *merged, int read_only);
+/* gofer --root-owner UID:GID: the host ids of the sandbox's root when its
+ * user namespace maps ids (-1: one to one); the tmpfs mounts the launcher
+ * makes belong to it, as those a container's runtime mounts in its user
+ * namespace do. */
+extern long sandbox_root_uid, sandbox_root_gid;
 void apply_mounts(const char *merged, const struct mount_req *mounts, int n, int may_create);
 
 /* terminal.c: the sandbox's own pty (tsvisor do on a terminal) */
 void make_console_pty(const char *dev_dir, int sock);
 void take_terminal(const char *path);
 
+/* seccomp_profile.c: linux.seccomp, a BPF program read once from an fd
+ * (--seccomp-fd), installed as the last step before an exec: returns 0
+ * (also with no profile), or -1 with errno. */
+void seccomp_profile_read(int fd, unsigned int flags);
+int seccomp_profile_install(void);
+
 /* exec_helper.c: the OCI exec helper, forked by the program's process before it execs. */
 void start_exec_helper(int sock, int report);
 
 int gofer_root_main(int argc, char **argv);
 int jail_main(int argc, char **argv);
+int hook_main(int argc, char **argv);
 /* The whole command line (main's argc/argv), which the sandbox's init overwrites with its name. */
 void remember_arg_area(int argc, char **argv);
 /* Names the process (comm and command line), hiding the launcher's host paths. */

@@ -10,6 +10,7 @@ int main(int argc, char **argv) {
     remember_arg_area(argc, argv);
     return jail_main(argc - 1, argv + 1);
   }
-  fprintf(stderr, "usage: tsvisor-launcher gofer|app ... (internal to tsvisor)\n");
+  if (argc >= 2 && strcmp(argv[1], "hook") == 0) return hook_main(argc - 1, argv + 1);
+  fprintf(stderr, "usage: tsvisor-launcher gofer|app|hook ... (internal to tsvisor)\n");
   return 2;
 }

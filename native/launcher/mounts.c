@@ -1,5 +1,6 @@
-/* The sandbox root's extra mounts (`--bind`, `--tmpfs`) and the read-only
- * root of `--overlay none`, in the gofer's private mount namespace.
+/* The sandbox root's extra mounts (`--bind`, `--tmpfs`) and the bound root
+ * of `--overlay none` (read-only) and `--overlay direct` (read-write), in the
+ * gofer's private mount namespace.
  *
  * Every target is looked up below the sandbox root with openat2
  * RESOLVE_IN_ROOT and mounted on through its fd (move_mount), never by a
@@ -112,13 +113,14 @@ static void make_read_only(int tree, unsigned int recursive, const char *what) {
   if (mount_setattr(tree, "", AT_EMPTY_PATH | recursive, &attr, sizeof attr) < 0) die_errno("%s: make it read-only", what);
 }
 
-void bind_root_read_only(const char *lower, const char *merged) {
+void bind_root(const char *lower, const char *merged, int read_only) {
   /* Not recursive: the overlay's lower layer shows only the root's own
-   * filesystem too, and the sandbox gets its own /proc, /dev, /sys and /tmp. */
+   * filesystem too, and the sandbox gets its own /proc, /dev and /sys. */
+  const char *what = read_only ? "--overlay none" : "--overlay direct";
   int tree = open_tree(AT_FDCWD, lower, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-  if (tree < 0) die_errno("bind %s", lower);
-  make_read_only(tree, 0, "--overlay none");
-  if (move_mount(tree, "", AT_FDCWD, merged, MOVE_MOUNT_F_EMPTY_PATH) < 0) die_errno("--overlay none: mount the root on %s", merged);
+  if (tree < 0) die_errno("%s: bind %s", what, lower);
+  if (read_only) make_read_only(tree, 0, what);
+  if (move_mount(tree, "", AT_FDCWD, merged, MOVE_MOUNT_F_EMPTY_PATH) < 0) die_errno("%s: mount the root on %s", what, merged);
   close(tree);
 }
 
@@ -150,6 +152,13 @@ static void tmpfs_mount(int root, const struct mount_req *m, int may_create) {
     *eq = 0;
     if (strcmp(kv, "size") != 0 && strcmp(kv, "mode") != 0) die("%s: unknown option %s", what, kv);
     if (fsconfig(fsfd, FSCONFIG_SET_STRING, kv, eq + 1, 0) < 0) die_errno("%s: %s=%s", what, kv, eq + 1);
+  }
+  if (sandbox_root_uid >= 0) {
+    char id[24];
+    snprintf(id, sizeof id, "%ld", sandbox_root_uid);
+    if (fsconfig(fsfd, FSCONFIG_SET_STRING, "uid", id, 0) < 0) die_errno("%s: uid=%s", what, id);
+    snprintf(id, sizeof id, "%ld", sandbox_root_gid);
+    if (fsconfig(fsfd, FSCONFIG_SET_STRING, "gid", id, 0) < 0) die_errno("%s: gid=%s", what, id);
   }
   if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) die_errno("%s: create", what);
   int mnt = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);

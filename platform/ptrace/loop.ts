@@ -9,7 +9,7 @@
 // ptrace cannot install an fd into a task, so replyInstallFd runs a recvmsg in
 // the task (syscall injection) on a hidden unix socket whose other end the
 // sentry holds: see HiddenSockets and docs/architecture.md.
-import type { Logger } from 'pino';
+import type { Log } from '../../sentry/log.js';
 import { native } from '../../native/index.js';
 import { NR } from '../../syscall-tables/index.js';
 import {
@@ -79,7 +79,7 @@ class HiddenSockets {
   /** A listing's records, before they go to the task: getdents64's usual buffer size. */
   private readonly listing = new Uint8Array(32768);
 
-  constructor(private readonly memory: TaskMemory, private readonly log: Logger) {}
+  constructor(private readonly memory: TaskMemory, private readonly log: Log) {}
 
   /** Installs hostFd (not closed here) into the stopped task: its number, or -errno. */
   install(tid: number, hostFd: number, cloexec: boolean): number {
@@ -289,7 +289,7 @@ export class PtraceLoop implements PlatformLoop {
   private readonly hidden: HiddenSockets;
 
   /** Call from the thread that seized the program (platform/handshake.ts): only it may trace. */
-  constructor(log: Logger) {
+  constructor(log: Log) {
     this.hidden = new HiddenSockets(this.memory, log);
   }
 

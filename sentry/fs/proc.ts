@@ -21,6 +21,7 @@ import { readMemoryUsage, type MemoryLimit, type MemoryUsage } from '../kernel/c
 import { FileKind, type Filesystem, type MagicLink, type WalkResult } from '../vfs/filesystem.js';
 import { statxMode, fileKindOfMode } from '../vfs/stat.js';
 import type { HostView } from '../vfs/lookup.js';
+import type { IdMaps } from '../kernel/idmap.js';
 
 /** Top-level entries besides the numeric pid directories. */
 const GLOBAL_ENTRIES = new Set([
@@ -43,6 +44,14 @@ const PTRACE_GUARDED = new Set([
   'environ', 'auxv', 'maps', 'smaps', 'smaps_rollup', 'numa_maps', 'fd', 'fdinfo', 'cwd', 'root', 'exe',
   'personality', 'io', 'timerslack_ns', 'mountinfo', 'mounts', 'mountstats', 'ns', 'task',
 ]);
+/**
+ * /proc/sys subtrees whose values belong to a namespace (network, ipc, uts):
+ * the kernel shows the looker's, so the sentry opens them from inside the
+ * sandbox's namespaces (the OCI spec's linux.sysctl are set there).
+ */
+const PER_NAMESPACE_SYSCTLS = new Set(['net', 'kernel', 'fs/mqueue']);
+/** The namespaces of the sandbox's pid 1 that those files are read in. */
+const SYSCTL_NAMESPACES = ['net', 'ipc', 'uts'];
 const PROC_OPEN_RESOLVE = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS;
 const STATX_BASIC_STATS = 0x7ff;
 
@@ -178,8 +187,47 @@ export class ProcFs implements Filesystem {
     }
     const traced = this.stops ? this.openTracedState(path, flags) : null;
     if (traced !== null) return traced;
+    const withIds = this.openStatusInNamespace(path, flags);
+    if (withIds !== null) return withIds;
     const allowed = O_ACCMODE | O_PATH | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC | O_TRUNC;
+    if (path[0] === 'sys' && path.length > 2 && (PER_NAMESPACE_SYSCTLS.has(path[1]!) || PER_NAMESPACE_SYSCTLS.has(`${path[1]}/${path[2]}`))) {
+      const ns = this.sandboxNamespaces();
+      if (ns) return native.openat2InNamespaces(ns, this.rootFd, path.join('/'), (flags & allowed) | O_NOFOLLOW, 0, PROC_OPEN_RESOLVE);
+    }
     return native.openat2(this.rootFd, path.length ? path.join('/') : '.', (flags & allowed) | O_NOFOLLOW, 0, PROC_OPEN_RESOLVE);
+  }
+
+  private namespaceFds: Int32Array | null | undefined;
+
+  /** fds of the sandbox's pid 1's network, ipc and uts namespaces, opened once; null: not to be had. */
+  private sandboxNamespaces(): Int32Array | null {
+    if (this.namespaceFds !== undefined) return this.namespaceFds;
+    const fds: number[] = [];
+    try {
+      // Node opens with O_CLOEXEC.
+      for (const n of SYSCTL_NAMESPACES) fds.push(fs.openSync(`/proc/self/fd/${this.rootFd}/1/ns/${n}`, 'r'));
+      this.namespaceFds = Int32Array.from(fds);
+    } catch {
+      for (const fd of fds) fs.closeSync(fd);
+      this.namespaceFds = null;
+    }
+    return this.namespaceFds;
+  }
+
+  /**
+   * A task's status file as the program's own kernel shows it: the sentry
+   * opens the host's procfs from the host's user namespace, which shows host
+   * ids on the Uid, Gid and Groups lines. null: no translation to make (no
+   * id mappings, or not such a file).
+   */
+  private openStatusInNamespace(path: readonly string[], flags: number): number | null {
+    const ids = this.tasks.ids;
+    if (ids.uid.isIdentity && ids.gid.isIdentity) return null;
+    if (!isTaskFile(path, 'status')) return null;
+    if (flags & O_DIRECTORY) return -E.ENOTDIR;
+    const text = this.readHostFile(path.join('/'));
+    if (typeof text === 'number') return text;
+    return openSynthetic('status', statusInNamespace(text, ids), flags);
   }
 
   /**
@@ -191,8 +239,9 @@ export class ProcFs implements Filesystem {
     const name = path[path.length - 1];
     const isTaskFile = path.length === 2 || (path.length === 4 && path[1] === 'task' && isPid(path[2]!));
     if ((name !== 'stat' && name !== 'status') || !isTaskFile || !isPid(path[0]!) || (flags & O_DIRECTORY)) return null;
-    const text = this.readHostFile(path.join('/'));
-    if (typeof text === 'number') return null;
+    const hostText = this.readHostFile(path.join('/'));
+    if (typeof hostText === 'number') return null;
+    const text = name === 'status' ? statusInNamespace(hostText, this.tasks.ids) : hostText;
     const mark = name === 'stat' ? text.lastIndexOf(') ') : text.indexOf('\nState:\t');
     const at = mark + (name === 'stat' ? 2 : 8);
     if (mark < 0 || text[at] !== 't') return null;
@@ -251,6 +300,21 @@ function errnoOf(err: unknown): number {
  * memfd_create does not ask for MFD_ALLOW_SEALING), which the read-only
  * reopen makes moot for this description.
  */
+/** Whether a path names a task's own file called `name`: PID/name or PID/task/TID/name. */
+function isTaskFile(path: readonly string[], name: string): boolean {
+  if (path[path.length - 1] !== name || !isPid(path[0] ?? '')) return false;
+  return path.length === 2 || (path.length === 4 && path[1] === 'task' && isPid(path[2]!));
+}
+
+/** A status file's Uid, Gid and Groups lines with host ids shown as namespace ids (65534 unmapped). */
+function statusInNamespace(text: string, ids: IdMaps): string {
+  if (ids.uid.isIdentity && ids.gid.isIdentity) return text;
+  return text.replace(/^(Uid|Gid|Groups):([^\n]*)/gm, (_line, field: string, values: string) => {
+    const map = field === 'Uid' ? ids.uid : ids.gid;
+    return `${field}:${values.replace(/[0-9]+/g, (id) => String(map.toNs(Number(id))))}`;
+  });
+}
+
 function openSynthetic(name: string, text: string, flags: number): number {
   const memfd = native.memfdCreate(name);
   if (memfd < 0) return memfd;

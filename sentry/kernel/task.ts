@@ -9,7 +9,16 @@
 import fs from 'node:fs';
 import { native } from '../../native/index.js';
 import type { FsIdentity } from '../../gofer/protocol.js';
+import { IDENTITY_IDS, type IdMaps } from './idmap.js';
 
+/**
+ * A task's credentials. The ids are the program's view, in the sandbox's
+ * user namespace (a host id with no mapping shows as 65534); `host` holds
+ * host ids, for what the host kernel decides from the host's namespace.
+ * `fsIdentity` is in namespace ids too: the gofer of a mapped sandbox serves
+ * from a user namespace with the sandbox's maps (native/gofer/main.c), where
+ * the kernel takes them (one to one, they are the host's).
+ */
 export interface Credentials {
   readonly uid: number;
   readonly euid: number;
@@ -23,8 +32,10 @@ export interface Credentials {
   /** The effective and permitted capability sets (bit n: capability n), in the sandbox's user namespace. */
   readonly capEffective: number;
   readonly capPermitted: number;
-  /** What the gofer acts with for this task: the file-system side of the above. */
+  /** What the gofer acts with for this task: the file-system side of the above, in namespace ids. */
   readonly fsIdentity: FsIdentity;
+  /** The real and effective ids as the host knows them. */
+  readonly host: { readonly uid: number; readonly euid: number; readonly gid: number; readonly egid: number; readonly groups: readonly number[] };
 }
 
 export class ThreadGroup {
@@ -85,11 +96,13 @@ export class Task {
     readonly hostTid: number,
     readonly nsTid: number,
     readonly group: ThreadGroup,
+    /** The sandbox's id mappings. */
+    readonly ids: IdMaps = IDENTITY_IDS,
   ) {}
 
   /** The kernel holds the truth (set*id run natively); we re-read after a change. */
   creds(): Credentials {
-    if (!this.credsCache) this.credsCache = readCredentials(this.hostTid);
+    if (!this.credsCache) this.credsCache = readCredentials(this.hostTid, this.ids);
     return this.credsCache;
   }
 
@@ -132,7 +145,7 @@ function numbers(field: string | undefined): number[] {
 }
 
 /** The credentials of any task by host tid, from the kernel (for checks on another task). */
-export function readCredentials(hostTid: number): Credentials {
+export function readCredentials(hostTid: number, ids: IdMaps): Credentials {
   const st = readStatus(hostTid);
   const [uid = 0, euid = 0, suid = 0, fsuid = 0] = numbers(st?.get('Uid'));
   const [gid = 0, egid = 0, sgid = 0, fsgid = 0] = numbers(st?.get('Gid'));
@@ -140,18 +153,29 @@ export function readCredentials(hostTid: number): Credentials {
   // Capabilities reach bit 40: a JS number holds them exactly.
   const capEffective = Number.parseInt(st?.get('CapEff') ?? '0', 16) || 0;
   const capPermitted = Number.parseInt(st?.get('CapPrm') ?? '0', 16) || 0;
-  // The sandbox's user namespace maps ids one to one, so host ids are its ids.
+  // The host's /proc shows host ids; the program sees them through the namespace's maps.
+  const u = (id: number): number => ids.uid.toNs(id);
+  const g = (id: number): number => ids.gid.toNs(id);
   return {
-    uid, euid, suid, fsuid, gid, egid, sgid, fsgid, groups, capEffective, capPermitted,
-    fsIdentity: { fsuid, fsgid, groups, capabilities: capEffective },
+    uid: u(uid), euid: u(euid), suid: u(suid), fsuid: u(fsuid),
+    gid: g(gid), egid: g(egid), sgid: g(sgid), fsgid: g(fsgid), groups: groups.map(g),
+    capEffective, capPermitted,
+    fsIdentity: { fsuid: u(fsuid), fsgid: g(fsgid), groups: groups.map(g), capabilities: capEffective },
+    host: { uid, euid, gid, egid, groups },
   };
 }
 
 /** The table of live tasks, keyed by host tid. */
 export class TaskTable {
   private readonly tasks = new Map<number, Task>();
+  /** The sandbox's id mappings, which every task's credentials are read through. */
+  readonly ids: IdMaps;
   private readonly groups = new Map<number, ThreadGroup>();
   private registeredSinceSweep = 0;
+
+  constructor(ids: IdMaps = IDENTITY_IDS) {
+    this.ids = ids;
+  }
 
   get size(): number {
     return this.tasks.size;
@@ -231,7 +255,7 @@ export class TaskTable {
       group = new ThreadGroup(hostTgid, nsTgids[nsTgids.length - 1] ?? hostTgid, nsParent, hostParent, exe);
       this.groups.set(hostTgid, group);
     }
-    const task = new Task(hostTid, nsTid, group);
+    const task = new Task(hostTid, nsTid, group, this.ids);
     this.tasks.set(hostTid, task);
     if (++this.registeredSinceSweep >= 256) this.sweep();
     return task;

@@ -19,7 +19,7 @@
 // SIGKILL, and the next sandbox-mode run deletes those whose state is gone.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import type { Logger } from 'pino';
+import type { Log } from '../log.js';
 import { egressRuleset, hostTable, type PortRule } from './nft.js';
 import type { NetPolicy } from './policy.js';
 import { publishText, startForwarder, type Forwarder } from './publish.js';
@@ -147,7 +147,7 @@ export interface NetworkPlan {
   readonly id: string;
   readonly policy: NetPolicy;
   readonly publish: readonly PortRule[];
-  readonly log: Logger;
+  readonly log: Log;
 }
 
 /**
@@ -247,14 +247,14 @@ const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
  * leaves it): turning it off again at the end would race with other
  * sandboxes, and with anything else on the host that needs it.
  */
-function enableForwarding(log: Logger): void {
+function enableForwarding(log: Log): void {
   if (fs.readFileSync(IP_FORWARD, 'latin1').trim() === '1') return;
   fs.writeFileSync(IP_FORWARD, '1');
   log.warn('--network sandbox: enabled IPv4 forwarding on this host (net.ipv4.ip_forward=1, machine-wide; left on)');
 }
 
 /** State folders are /tmp/tsvisor-<id>: a table whose folder is gone belongs to a tsvisor that was killed. */
-async function removeStaleTables(log: Logger): Promise<void> {
+async function removeStaleTables(log: Log): Promise<void> {
   const r = await run('nft', ['list', 'tables', 'ip']);
   if (r.code !== 0) throw new NetworkSetupError(`nft: ${r.stderr} (--network sandbox needs nftables)`);
   for (const m of r.stdout.matchAll(/^table ip (tsvisor-([A-Za-z0-9]+))$/gm)) {

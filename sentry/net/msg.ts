@@ -177,13 +177,18 @@ export function readControl(
       const uid = dv.getUint32(at + CMSG_HDR + 4, true);
       const gid = dv.getUint32(at + CMSG_HDR + 8, true);
       const c = t.creds();
-      // scm_check_creds(): one's own pid unless CAP_SYS_ADMIN, one's own ids unless CAP_SETUID / CAP_SETGID.
+      // scm_check_creds(): one's own pid unless CAP_SYS_ADMIN, ids the namespace maps (else EINVAL),
+      // one's own ids unless CAP_SETUID / CAP_SETGID.
       if (pid !== t.group.nsTgid && !hasCap(c.capEffective, CAP_SYS_ADMIN)) return fail(E.EPERM);
+      const hostUid = t.ids.uid.toHost(uid);
+      const hostGid = t.ids.gid.toHost(gid);
+      if (hostUid < 0 || hostGid < 0) return fail(E.EINVAL);
       if (uid !== c.uid && uid !== c.euid && uid !== c.suid && !hasCap(c.capEffective, CAP_SETUID)) return fail(E.EPERM);
       if (gid !== c.gid && gid !== c.egid && gid !== c.sgid && !hasCap(c.capEffective, CAP_SETGID)) return fail(E.EPERM);
       // Only the task's own pid is known on the host side; another (CAP_SYS_ADMIN) is ESRCH.
       if (pid !== t.group.nsTgid) return fail(E.ESRCH);
-      out.push(credentialsMessage(t.group.hostTgid, uid, gid));
+      // The sentry sends in the host's namespace: host ids, which the receiver's kernel shows in its own.
+      out.push(credentialsMessage(t.group.hostTgid, hostUid, hostGid));
       sawCreds = true;
     } else if (noRouting && ((level === IPPROTO_IP && type === IP_RETOPTS) || (level === IPPROTO_IPV6 && (type === IPV6_RTHDR || type === IPV6_2292RTHDR)))) {
       return fail(E.EPERM);
@@ -196,7 +201,7 @@ export function readControl(
   }
   if (unix && !sawCreds) {
     const c = t.creds();
-    out.push(credentialsMessage(t.group.hostTgid, c.uid, c.gid));
+    out.push(credentialsMessage(t.group.hostTgid, c.host.uid, c.host.gid));
   }
   if (out.length === 0) return { bytes: null, fds };
   const bytes = new Uint8Array(out.reduce((n, b) => n + b.length, 0));

@@ -4,7 +4,7 @@
 // program's socket (pidfd_getfd: the same open file description), with the
 // address it copied and checked once: the egress policy for IP, the gofer
 // for unix paths. Bytes on a connected socket move natively.
-import type { Logger } from 'pino';
+import type { Log } from '../log.js';
 import { native } from '../../native/index.js';
 import type { ParkedTrap, Trap } from '../../platform/platform.js';
 import { E, O_NONBLOCK, SIGPIPE } from '../abi/linux.js';
@@ -68,7 +68,7 @@ export class NetStack {
   private readonly word = new Uint8Array(8);
   private readonly stat = new Uint8Array(144);
 
-  constructor(gofer: GoferClient, private readonly opts: NetOptions, private readonly log: Logger) {
+  constructor(gofer: GoferClient, private readonly opts: NetOptions, private readonly log: Log) {
     this.unix = new UnixNames(gofer);
   }
 
@@ -132,7 +132,7 @@ export class NetStack {
     // is the sentry's, which the sandbox's pid namespace shows as 0.)
     const creds = sock.domain === AF_UNIX ? t.creds() : null;
     const connect = (): number => creds
-      ? native.sockConnectAs(sock.fd, dest.name ?? bytes, dest.nameLen, creds.euid, creds.egid)
+      ? native.sockConnectAs(sock.fd, dest.name ?? bytes, dest.nameLen, creds.host.euid, creds.host.egid)
       : native.sockConnect(sock.fd, dest.name ?? bytes, dest.nameLen);
     const attempt = (): number | typeof STILL_WAITING => {
       const flags = native.fdGetFlags(sock.fd);

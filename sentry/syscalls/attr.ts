@@ -1,8 +1,10 @@
 // Calls that change a file's attributes by name: chmod, chown, the utime
-// family, truncate. The fd forms (fchmod, fchown, futimens, ftruncate) run
-// natively on the fd the program holds.
-import fs from 'node:fs';
-import { native } from '../../native/index.js';
+// family, truncate. fchmod, fchown and ftruncate run natively on the fd the
+// program holds; the forms that name an fd through an *at call
+// (AT_EMPTY_PATH, and futimens, which is utimensat(fd, NULL)) go to the
+// gofer with that fd, never to the sentry's own calls: the sentry is the
+// host's root, and the kernel would check nothing.
+import type { GoferClient } from '../../gofer/client.js';
 import type { Trap } from '../../platform/platform.js';
 import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, E, PAGE_SIZE } from '../abi/linux.js';
 import type { Kernel } from '../kernel/kernel.js';
@@ -28,21 +30,15 @@ function withOps(r: Resolved): { r: Resolved; ops: MutatingOps } | number {
   return typeof ops === 'number' ? ops : { r, ops };
 }
 
-function errnoOf(err: unknown): number {
-  const e = err as { errno?: number };
-  return typeof e.errno === 'number' ? e.errno : -E.EIO;
-}
-
-/** Runs a Node fs call on a borrowed copy of the task's fd; 0 or -errno. */
-function onFd(t: Task, fd: number, op: (hostFd: number) => void): number {
-  return withTaskFd(t, fd, (hostFd) => {
-    try {
-      op(hostFd);
-      return 0;
-    } catch (err) {
-      return errnoOf(err);
-    }
-  });
+/**
+ * Has the gofer make a change to the file the task's fd names, on a borrowed
+ * copy of it and with the task's identity (the gofer's fd ops): the host
+ * kernel then checks it as it would the program's own call. 0 or -errno.
+ */
+function onFd(k: Kernel, t: Task, fd: number, op: (gofer: GoferClient, hostFd: number) => number): number {
+  const gofer = k.gofer;
+  if (gofer === null) return -E.EPERM;
+  return withTaskFd(t, fd, (hostFd) => op(gofer, hostFd));
 }
 
 /** The object of an *at call with AT_EMPTY_PATH allowed, ready for a change. */
@@ -56,8 +52,8 @@ function chmod(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, m
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -E.EINVAL;
   const x = changeTarget(k, t, trap, dirfd, pathArg, flags);
   if (typeof x === 'number') return x;
-  // Through /proc/self/fd, which also reaches an O_PATH fd's file (fchmod would not).
-  if ('fd' in x) return onFd(t, x.fd, (hostFd) => fs.chmodSync(`/proc/self/fd/${hostFd}`, mode & 0o7777));
+  // fchmodat2(fd, "", AT_EMPTY_PATH) also reaches an O_PATH fd's file (fchmod would not).
+  if ('fd' in x) return onFd(k, t, x.fd, (gofer, hostFd) => gofer.chmodFd(hostFd, mode & 0o7777, flags));
   if (x.r.kind === FileKind.Symlink) return -E.EOPNOTSUPP;
   return x.ops.chmod(x.r.rel, mode & 0o7777);
 }
@@ -66,7 +62,11 @@ function chown(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, u
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -E.EINVAL;
   const x = changeTarget(k, t, trap, dirfd, pathArg, flags);
   if (typeof x === 'number') return x;
-  if ('fd' in x) return onFd(t, x.fd, (hostFd) => fs.chownSync(`/proc/self/fd/${hostFd}`, uid, gid));
+  // The program names namespace ids, and so does the gofer (it serves from
+  // the sandbox's user namespace): they go as they are. -1 is "leave it"; an
+  // id with no mapping is EINVAL (chown_common()), after the lookup.
+  if ((uid !== -1 && k.ids.uid.toHost(uid >>> 0) < 0) || (gid !== -1 && k.ids.gid.toHost(gid >>> 0) < 0)) return -E.EINVAL;
+  if ('fd' in x) return onFd(k, t, x.fd, (gofer, hostFd) => gofer.chownFd(hostFd, uid, gid, flags));
   return x.ops.chown(x.r.rel, uid, gid);
 }
 
@@ -112,12 +112,10 @@ function utimens(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number,
   if (typeof x === 'number') return x;
   if (!nsecValid(times[1]) || !nsecValid(times[3])) return -E.EINVAL;
   if ('fd' in x) {
-    const dv = new DataView(timesBuf.buffer);
-    dv.setBigInt64(0, times[0], true);
-    dv.setBigInt64(8, BigInt(times[1]), true);
-    dv.setBigInt64(16, times[2], true);
-    dv.setBigInt64(24, BigInt(times[3]), true);
-    return withTaskFd(t, x.fd, (hostFd) => native.futimens(hostFd, timesBuf));
+    // flags 0 (the futimens form) keeps futimens' EBADF for an O_PATH fd.
+    const atime = { sec: times[0], nsec: times[1] };
+    const mtime = { sec: times[2], nsec: times[3] };
+    return onFd(k, t, x.fd, (gofer, hostFd) => gofer.utimesFd(hostFd, atime, mtime, onItsFd ? 0 : flags));
   }
   return x.ops.utimes(x.r.rel, times[0], times[1], times[2], times[3]);
 }

@@ -1,10 +1,10 @@
 // Who and where: the uid/gid family, uname and the host name, sysinfo,
 // resource limits and getrandom.
-import crypto from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
 import { native } from '../../native/index.js';
 import type { Trap } from '../../platform/platform.js';
-import { E, UTSNAME_FIELD } from '../abi/linux.js';
+import { E, O_CLOEXEC, UTSNAME_FIELD } from '../abi/linux.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { readMemoryUsage } from '../kernel/cgroup.js';
 import { readCredentials, type Task } from '../kernel/task.js';
@@ -130,7 +130,7 @@ function prlimitTarget(k: Kernel, t: Task, pid: number): number {
   if (!target) return -E.ESRCH;
   if (target.hostTgid === t.group.hostTgid) return target.hostTgid;
   const c = t.creds();
-  const tc = readCredentials(target.hostTid);
+  const tc = readCredentials(target.hostTid, k.ids);
   const sameIds = c.uid === tc.euid && c.uid === tc.suid && c.uid === tc.uid &&
     c.gid === tc.egid && c.gid === tc.sgid && c.gid === tc.gid;
   // The sandbox is one user namespace, which owns every task in it: ns_capable() is the effective set.
@@ -155,6 +155,18 @@ const GRND_INSECURE = 4;
 const GETRANDOM_MAX = 33554431; // Linux returns at most this much per call
 const randomChunk = new Uint8Array(65536);
 
+/**
+ * The kernel's CSPRNG, which getrandom(2) reads too (/dev/random and
+ * /dev/urandom are the same pool since Linux 5.6). Read from its device
+ * rather than through node:crypto, whose fifteen modules would load in every
+ * sentry thread for this one call.
+ */
+let urandomFd = -1;
+function fillRandom(buf: Uint8Array, n: number): void {
+  if (urandomFd < 0) urandomFd = fs.openSync('/dev/urandom', fs.constants.O_RDONLY | O_CLOEXEC);
+  for (let got = 0; got < n;) got += fs.readSync(urandomFd, buf, got, n - got, null);
+}
+
 function getrandom(k: Kernel, _t: Task, trap: Trap): SyscallReturn {
   const flags = trap.argU32(2);
   if (flags & ~(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE)) return -E.EINVAL;
@@ -164,7 +176,7 @@ function getrandom(k: Kernel, _t: Task, trap: Trap): SyscallReturn {
   let done = 0;
   while (done < len) {
     const n = Math.min(randomChunk.length, len - done);
-    crypto.randomFillSync(randomChunk, 0, n);
+    fillRandom(randomChunk, n);
     const w = copyOutAt(k, trap, addr + done, randomChunk, 0, n);
     if (w <= 0) return done > 0 ? done : -E.EFAULT;
     done += w;

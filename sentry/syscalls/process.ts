@@ -48,7 +48,7 @@ function execve(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, 
   const sx = r.statx ?? r.mount.fs.statx(t, r.rel);
   if (typeof sx === 'number') return sx;
   const c = t.creds();
-  if (!permitted(sx, c.euid, c.egid, c.groups, X_OK)) return -E.EACCES;
+  if (!permitted(sx, k.ids, c.euid, c.egid, c.groups, X_OK)) return -E.EACCES;
   t.group.exe = joinAbsolute(r.abs);
   if (trap.replyExecFd && execByFd(k, t, trap, r, sx, pathArg)) return RESULT_LATER;
   // The host kernel looks the path up again in the sandbox's mount namespace,

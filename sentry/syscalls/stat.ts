@@ -10,7 +10,8 @@ import type { Kernel } from '../kernel/kernel.js';
 import type { Task } from '../kernel/task.js';
 import { FileKind } from '../vfs/filesystem.js';
 import type { Resolved } from '../vfs/resolve.js';
-import { fileKindOfMode, statxToStat, statxMode } from '../vfs/stat.js';
+import { fileKindOfMode, statShownInPlace, statxOwner, statxShown, statxToStat, statxMode } from '../vfs/stat.js';
+import { capableOverOwner, type IdMaps } from '../kernel/idmap.js';
 import { joinAbsolute } from '../vfs/path.js';
 import { copyOut, existing, orFromDeletedDirectory, readPath, resolveArg, resolveString, resolveTarget, type Target } from './args.js';
 import { withTaskFd } from './fdutil.js';
@@ -18,6 +19,8 @@ import { CONTINUE, type HandlerTable, type SyscallReturn } from './types.js';
 
 const statBuf = new Uint8Array(STAT_SIZE);
 const statxBuf = new Uint8Array(STATX_SIZE);
+/** A statx as the program sees it (owner in namespace ids), when that differs from the host's. */
+const statxShownBuf = new Uint8Array(STATX_SIZE);
 const linkBuf = new Uint8Array(PATH_MAX);
 const STATX_BASIC_STATS = 0x7ff;
 const STATX_RESERVED = 0x80000000;
@@ -37,10 +40,15 @@ function statInto(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT)) return -E.EINVAL;
   const target = resolveTarget(k, t, trap, dirfd, pathArg, flags, (flags & AT_SYMLINK_NOFOLLOW) === 0, true);
   if (typeof target === 'number') return target;
-  if (target.fd !== undefined) return withTaskFd(t, target.fd, (hostFd) => native.fstatRaw(hostFd, statBuf));
+  if (target.fd !== undefined) {
+    const r = withTaskFd(t, target.fd, (hostFd) => native.fstatRaw(hostFd, statBuf));
+    if (r === 0) statShownInPlace(statBuf, k.ids);
+    return r;
+  }
   const sx = statxOf(t, target.resolved);
   if (typeof sx === 'number') return sx;
   statxToStat(sx, statBuf);
+  statShownInPlace(statBuf, k.ids);
   return 0;
 }
 
@@ -68,7 +76,7 @@ function statx(k: Kernel, t: Task, trap: Trap): SyscallReturn {
   if (typeof target === 'number') return orFromDeletedDirectory(k, t, trap, dirfd, 1, target);
   const sx = statxOfTarget(t, target, flags, mask || STATX_BASIC_STATS);
   if (typeof sx === 'number') return sx;
-  return copyOut(k, trap, trap.argPtr(4), sx, STATX_SIZE);
+  return copyOut(k, trap, trap.argPtr(4), statxShown(sx, k.ids, statxShownBuf), STATX_SIZE);
 }
 
 /**
@@ -82,6 +90,8 @@ function access(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number, 
   if (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -E.EINVAL;
   const c = t.creds();
   if (flags & AT_EACCESS) return accessAs(k, t, trap, dirfd, pathArg, mode, flags);
+  // Namespace ids, as every identity the gofer takes (Credentials.fsIdentity);
+  // root is the namespace's root (make_kuid(user_ns, 0)).
   const real = { fsuid: c.uid, fsgid: c.gid, groups: c.groups, capabilities: c.uid === 0 ? c.capPermitted : 0 };
   return k.withIdentity(real, () => accessAs(k, t, trap, dirfd, pathArg, mode, flags));
 }
@@ -98,24 +108,30 @@ function accessAs(k: Kernel, t: Task, trap: Trap, dirfd: number, pathArg: number
   const c = t.creds();
   const uid = flags & AT_EACCESS ? c.euid : c.uid;
   const gid = flags & AT_EACCESS ? c.egid : c.gid;
-  if (!permitted(sx, uid, gid, c.groups, mode)) return -E.EACCES;
+  if (!permitted(sx, k.ids, uid, gid, c.groups, mode)) return -E.EACCES;
   // do_faccessat(): EROFS after the permission check, and never for special files.
   const kind = fileKindOfMode(statxMode(sx));
   const readOnly = target.resolved?.mount.readOnly ?? false;
   return (mode & W_OK) && readOnly && (kind === FileKind.Regular || kind === FileKind.Directory || kind === FileKind.Symlink) ? -E.EROFS : 0;
 }
 
-/** The classic owner/group/other check, with root's override (CAP_DAC_OVERRIDE). */
-export function permitted(sx: Uint8Array, uid: number, gid: number, groups: readonly number[], want: number): boolean {
+/**
+ * The classic owner/group/other check, with root's override
+ * (CAP_DAC_OVERRIDE), which holds only over files whose owner and group are
+ * mapped in the sandbox's user namespace (capable_wrt_inode_uidgid()). The
+ * ids asking are namespace ids; the file's are host ids, translated here.
+ */
+export function permitted(sx: Uint8Array, ids: IdMaps, uid: number, gid: number, groups: readonly number[], want: number): boolean {
   const m = statxMode(sx);
-  const dv = new DataView(sx.buffer, sx.byteOffset, sx.byteLength);
-  if (uid === 0) {
+  const owner = statxOwner(sx);
+  if (uid === 0 && capableOverOwner(ids, owner.uid, owner.gid)) {
     // Root may read and write anything; execute needs some x bit, or a directory.
     if (!(want & X_OK)) return true;
     return (m & S_IFMT) === S_IFDIR || (m & 0o111) !== 0;
   }
-  const ownerUid = dv.getUint32(20, true);
-  const ownerGid = dv.getUint32(24, true);
+  // An unmapped owner (65534 shown) is nobody the task can be: only "other" applies.
+  const ownerUid = ids.uid.hasHost(owner.uid) ? ids.uid.toNs(owner.uid) : -1;
+  const ownerGid = ids.gid.hasHost(owner.gid) ? ids.gid.toNs(owner.gid) : -1;
   let bits: number;
   if (uid === ownerUid) bits = (m >> 6) & 7;
   else if (gid === ownerGid || groups.includes(ownerGid)) bits = (m >> 3) & 7;
@@ -166,7 +182,7 @@ function enterable(k: Kernel, t: Task, trap: Trap): number {
   const sx = statxOf(t, r);
   if (typeof sx === 'number') return sx;
   const c = t.creds();
-  return permitted(sx, c.euid, c.egid, c.groups, X_OK) ? 0 : -E.EACCES;
+  return permitted(sx, k.ids, c.euid, c.egid, c.groups, X_OK) ? 0 : -E.EACCES;
 }
 
 /** chdir: resolved and checked here, then carried out by the host kernel (the

@@ -86,6 +86,7 @@ export interface MutatingOps {
   symlink(target: string, path: readonly string[]): number;
   link(from: readonly string[], to: readonly string[]): number;
   chmod(path: readonly string[], mode: number): number;
+  /** Ids in the sandbox's user namespace (-1 leaves one as it is), already checked to be mapped. */
   chown(path: readonly string[], uid: number, gid: number): number;
   /** Seconds are any i64 (the filesystem clamps them); nsec may be UTIME_NOW or UTIME_OMIT. */
   utimes(path: readonly string[], atimeSec: bigint, atimeNsec: number, mtimeSec: bigint, mtimeNsec: number): number;

@@ -2,6 +2,7 @@
 // struct stat is what stat/lstat/newfstatat give a program. One converter.
 import { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, STAT_SIZE } from '../abi/linux.js';
 import { FileKind } from './filesystem.js';
+import type { IdMaps } from '../kernel/idmap.js';
 
 export function statxMode(statx: Uint8Array): number {
   return statx[28]! | (statx[29]! << 8);
@@ -53,4 +54,50 @@ export function statxToStat(statx: Uint8Array, out: Uint8Array): void {
     s.setBigInt64(to, x.getBigInt64(from, true), true);
     s.setBigInt64(to + 8, BigInt(x.getUint32(from + 8, true)), true);
   }
+}
+
+/** Offsets of the owner's uid and gid in struct statx and in struct stat. */
+const STATX_UID = 20;
+const STATX_GID = 24;
+const STAT_UID = 28;
+const STAT_GID = 32;
+
+/** A statx's owner as host ids (what the gofer client and the host's statx give). */
+export function statxOwner(statx: Uint8Array): { readonly uid: number; readonly gid: number } {
+  const x = new DataView(statx.buffer, statx.byteOffset, statx.byteLength);
+  return { uid: x.getUint32(STATX_UID, true), gid: x.getUint32(STATX_GID, true) };
+}
+
+/**
+ * A statx from inside the sandbox's user namespace (a mapped sandbox's gofer)
+ * made like the host's: its owner back in host ids, in place.
+ */
+export function statxOwnerToHost(statx: Uint8Array, ids: IdMaps): void {
+  const v = new DataView(statx.buffer, statx.byteOffset, statx.byteLength);
+  v.setUint32(STATX_UID, ids.uid.hostOfShown(v.getUint32(STATX_UID, true)), true);
+  v.setUint32(STATX_GID, ids.gid.hostOfShown(v.getUint32(STATX_GID, true)), true);
+}
+
+function showOwner(buf: Uint8Array, ids: IdMaps, uidAt: number, gidAt: number): void {
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  v.setUint32(uidAt, ids.uid.toNs(v.getUint32(uidAt, true)), true);
+  v.setUint32(gidAt, ids.gid.toNs(v.getUint32(gidAt, true)), true);
+}
+
+/**
+ * A struct statx as the program sees it: its owner in the sandbox's user
+ * namespace (65534 for an unmapped host id). `statx` itself is left as it
+ * is (a walk's statx is kept, in host ids); `out` gets the shown copy.
+ */
+export function statxShown(statx: Uint8Array, ids: IdMaps, out: Uint8Array): Uint8Array {
+  if (ids.uid.isIdentity && ids.gid.isIdentity) return statx;
+  out.set(statx.subarray(0, out.length));
+  showOwner(out, ids, STATX_UID, STATX_GID);
+  return out;
+}
+
+/** The same for a struct stat the sentry filled (in place: it is the sentry's scratch buffer). */
+export function statShownInPlace(stat: Uint8Array, ids: IdMaps): void {
+  if (ids.uid.isIdentity && ids.gid.isIdentity) return;
+  showOwner(stat, ids, STAT_UID, STAT_GID);
 }

@@ -38,7 +38,7 @@ export function platformFlags(platform: Platform = PLATFORM): string[] {
   return platform === 'seccomp' ? [] : ['--platform', platform];
 }
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli', 'main.js');
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'bundle', 'main.cjs');
 
 export type PlatformProbe = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 

@@ -1,6 +1,6 @@
 // Runs a real program natively and under `tsvisor do`, the same way, so tests can
 // compare the two. Nothing here is mocked: the sandboxed run is the real CLI
-// (dist/cli/main.js, built by `npx tsc -p tsconfig.json`) on the real kernel.
+// (dist/bundle/main.cjs, built by `npm run build`) on the real kernel.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import { platformFlags } from './platform.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const PROJECT_ROOT = path.resolve(HERE, '..', '..');
-export const CLI = path.join(PROJECT_ROOT, 'dist', 'cli', 'main.js');
+export const CLI = path.join(PROJECT_ROOT, 'dist', 'bundle', 'main.cjs');
 export const HELPERS_DIR = HERE;
 
 /** A fixed environment for both sides, so output does not depend on the caller's locale or shell. */
@@ -104,7 +104,7 @@ export function sandboxCommandLine(flags: readonly string[] = []): string {
   return words.join(' ');
 }
 
-/** Runs argv under `node dist/cli/main.js do [flags] -- argv`. */
+/** Runs argv under `node dist/bundle/main.cjs do [flags] -- argv`. */
 export function runSandboxed(argv: readonly string[], opts: RunOptions): Promise<RunResult> {
   return run(process.execPath, sandboxArgs(argv, opts.flags), opts);
 }
