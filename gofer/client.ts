@@ -238,6 +238,16 @@ export class GoferClient {
     return this.status(this.call('utimesFd', { atime, mtime, flags }, fd));
   }
 
+  /**
+   * Opens anew the object `fd` names (our copy of a program's fd; we keep
+   * it), as opening /proc/self/fd/N would, with the identity's rights and
+   * `flags`. O_CLOEXEC is always added. Returns our new fd, or -errno.
+   */
+  reopenFd(fd: number, flags: number): number {
+    const reply = this.call('reopenFd', { flags }, fd);
+    return reply.errno !== 0 ? -reply.errno : reply.fd;
+  }
+
   /** An extended attribute's whole value, or -errno (ENODATA when absent). */
   getxattr(path: GoferPath, name: string): Uint8Array | number {
     const reply = this.call('getxattr', { path, name });

@@ -216,6 +216,17 @@ export const OPS = {
   chownFd: { code: 26, request: [['uid', 'u32'], ['gid', 'u32'], ['flags', 'u32']], response: [], takesFd: true },
   /** UTIME_NOW / UTIME_OMIT pass through, as utimes'. */
   utimesFd: { code: 27, request: [['atime', 'timespec'], ['mtime', 'timespec'], ['flags', 'u32']], response: [], takesFd: true },
+  /**
+   * A new open of the object the fd names (the sentry's borrowed copy of a
+   * program's fd on a pipe, a deleted file, a memfd...), as a program's
+   * open of /proc/<pid>/fd/N is: through the gofer's own /proc/self/fd/<fd>,
+   * checked against the identity (the inode's permission bits), with the
+   * program's flags (no O_CREAT, O_TMPFILE or O_PATH: EINVAL). The new fd
+   * comes back. A FIFO's open never waits here: with no partner it is
+   * answered as if opened O_NONBLOCK (the read end opens, the write end is
+   * ENXIO); a device is EWOULDBLOCK (its open depends on who opens it).
+   */
+  reopenFd: { code: 28, request: [['flags', 'u32']], response: [], takesFd: true, carriesFd: true },
   creds: {
     code: 20,
     request: [['fsuid', 'u32'], ['fsgid', 'u32'], ['groups', 'ids'], ['capabilities', 'u64']],

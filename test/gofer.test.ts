@@ -1,7 +1,7 @@
 // The real gofer process (build/Release/tsvisor-gofer) serving a real temporary tree,
 // driven through GoferClient, with every effect checked on the host. Build
 // first (npx tsc -p tsconfig.json): the gofer runs from dist/.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -575,6 +575,67 @@ describe('credentials: the host kernel checks each op as the task', () => {
       fs.closeSync(own);
       fs.closeSync(theirs);
       native.close(theirsPath);
+      c.client.close();
+    }
+  });
+
+  it('reopens the object a program\'s fd names only as far as the task may (reopenFd)', () => {
+    fs.chmodSync(root, 0o755);
+    fs.mkdirSync(path.join(root, 'reopen'), { mode: 0o755 });
+    const gone = path.join(root, 'reopen', 'gone');
+    const secret = path.join(root, 'reopen', 'secret');
+    const fifo = path.join(root, 'reopen', 'fifo');
+    fs.writeFileSync(gone, 'root', { mode: 0o644 });
+    fs.writeFileSync(secret, 's', { mode: 0o600 });
+    execFileSync('mkfifo', ['-m', '0666', fifo]);
+    let who: FsIdentity = user;
+    const c = startGofer(root);
+    c.client.actAs(() => who);
+    // The fds are the test's own, as the sentry's borrowed copies would be.
+    const held = fs.openSync(gone, 'r');
+    fs.unlinkSync(gone);
+    const secretPath = native.openat2(-100, secret, O_PATH, 0, 0);
+    const fifoBoth = fs.openSync(fifo, fs.constants.O_RDWR);
+    const sockets = native.socketpair(false);
+    if (typeof sockets === 'number') throw new Error(`socketpair: errno ${-sockets}`);
+    const reopened = (fd: number, flags: number): number => {
+      const r = c.client.reopenFd(fd, flags);
+      if (r >= 0) native.close(r);
+      return r >= 0 ? 0 : r;
+    };
+    try {
+      // A deleted file of root's, 0644: read, yes; write or truncate, no.
+      expect(reopened(held, O_RDONLY)).toBe(0);
+      expect(reopened(held, O_RDWR)).toBe(-E.EACCES);
+      expect(reopened(held, O_RDONLY | O_TRUNC)).toBe(-E.EACCES);
+      expect(reopened(secretPath, O_RDONLY)).toBe(-E.EACCES);
+      expect(reopened(sockets[0]!, O_RDWR)).toBe(-E.ENXIO);
+      // A FIFO: never waits in the gofer; O_NONBLOCK only when asked for.
+      const w = c.client.reopenFd(fifoBoth, O_WRONLY);
+      expect(w).toBeGreaterThanOrEqual(0);
+      expect(fcntl(w, F_GETFL) & (O_NONBLOCK | 3)).toBe(O_WRONLY);
+      native.close(w);
+      const r = c.client.reopenFd(fifoBoth, O_RDONLY | O_NONBLOCK);
+      expect(fcntl(r, F_GETFL) & (O_NONBLOCK | 3)).toBe(O_NONBLOCK | O_RDONLY);
+      native.close(r);
+      // Nothing but an open of the object itself.
+      for (const flags of [O_RDONLY | O_CREAT, O_PATH, O_TMPFILE | O_RDWR, 0x40000000]) expect(reopened(held, flags)).toBe(-E.EINVAL);
+      who = { ...root0, capabilities: 0 };
+      expect(reopened(secretPath, O_RDONLY)).toBe(0); // its own file
+      fs.chownSync(secret, 1000, 1000);
+      expect(reopened(secretPath, O_RDONLY)).toBe(-E.EACCES);
+      who = root0;
+      expect(reopened(secretPath, O_RDWR)).toBe(0);
+      const t = c.client.reopenFd(held, O_WRONLY | O_TRUNC);
+      expect(t).toBeGreaterThanOrEqual(0);
+      expect(fs.fstatSync(held).size).toBe(0);
+      native.close(t);
+    } finally {
+      fs.closeSync(held);
+      fs.closeSync(fifoBoth);
+      native.close(secretPath);
+      native.close(sockets[0]!);
+      native.close(sockets[1]!);
       c.client.close();
     }
   });

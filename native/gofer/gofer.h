@@ -54,6 +54,7 @@ enum gofer_op {
   OP_CHMOD_FD = 25,
   OP_CHOWN_FD = 26,
   OP_UTIMES_FD = 27,
+  OP_REOPEN_FD = 28,
 };
 
 /* A path below the root as components; joined is "a/b/c" with its NUL ("" for the root). */
@@ -126,6 +127,7 @@ struct gofer_server {
   bool read_only;
   bool identity_lost; /* a creds op failed part way: serve no one until one succeeds */
   int request_fd;     /* the fd that came with the request (the socket and fd ops'), or -1 */
+  int proc_fd_dir;    /* our own /proc/self/fd (O_PATH), where reopenFd opens; -errno if it could not be opened */
   struct identity identity;
   struct statx stx; /* WIRE_STATX_BYTES on the wire */
   uint8_t statfs_buf[WIRE_STATFS_BYTES];

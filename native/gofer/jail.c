@@ -36,7 +36,9 @@ static const struct {
 } ALLOWED[] = {
     /* The file ops (ops.c): every lookup is openat2 below the root fd, then one
      * *at call on the parent; fchmodat2, fchownat and utimensat also on a
-     * program's fd that came with the request (the fd ops, by AT_EMPTY_PATH).
+     * program's fd that came with the request (the fd ops, by AT_EMPTY_PATH);
+     * reopenFd's openat2 is of such an fd's magic link below the gofer's own
+     * /proc/self/fd, taken before the jail.
      * fchmodat: chmod through /proc/self/fd/N where fchmodat2 is missing
      * (before Linux 6.6). */
     ALLOW(openat2), ALLOW(statx), ALLOW(readlinkat), ALLOW(mkdirat), ALLOW(mknodat), ALLOW(unlinkat),

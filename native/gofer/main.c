@@ -270,6 +270,12 @@ int main(int argc, char **argv) {
     usage_error(message);
   }
 
+  /* reopenFd opens a program's object through one of our own magic links
+   * (ops.c); the directory is taken now so that no op looks up "/proc". */
+  struct open_how proc_how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC};
+  int proc_fd_dir = (int)syscall(SYS_openat2, AT_FDCWD, "/proc/self/fd", &proc_how, sizeof proc_how);
+  server.proc_fd_dir = proc_fd_dir >= 0 ? proc_fd_dir : -errno;
+
   if (a.userns_fd >= 0) enter_user_namespace(a.userns_fd);
 
   /* The sentry applies the task's umask to every mode it sends: ours must not apply a second one. */

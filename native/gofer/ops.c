@@ -553,6 +553,39 @@ static int op_utimes_fd(int fd, const struct gofer_timespec *atime, const struct
   return result(syscall(SYS_utimensat, fd, flags == 0 ? NULL : "", times, flags));
 }
 
+/* A program's open of /proc/<pid>/fd/N naming something with no name in the
+ * tree (a pipe, a deleted file, a memfd): a new open of that object, made
+ * here through our own /proc/self/fd/<fd> so that the kernel checks the
+ * inode's permission bits against the identity, as it would the program's
+ * open. The name is one component of digits below our /proc/self/fd, and
+ * the magic link it is followed to where the fd points (so no RESOLVE_ flag:
+ * every one of them refuses a magic link). */
+static int op_reopen_fd(struct gofer_server *s, int fd, uint32_t flags) {
+  if (fd < 0) return -EBADF;
+  /* Only an open of the object itself: nothing created, nothing but opened. */
+  if ((flags & ~(uint32_t)O_VALID_FLAGS) || (flags & (O_CREAT | O_TMPFILE_BIT | O_PATH))) return -EINVAL;
+  if (s->proc_fd_dir < 0) return s->proc_fd_dir;
+  int r = stat_fd(s, fd);
+  if (r < 0) return r;
+  /* A device's open depends on who opens it (see the open op). */
+  unsigned type = file_type(s);
+  if (type == S_IFCHR || type == S_IFBLK) return -EWOULDBLOCK;
+  char name[16];
+  snprintf(name, sizeof name, "%d", fd);
+  /* O_NONBLOCK always: a FIFO's open must not wait in the gofer's one
+   * thread (with no partner the read end opens, the write end is ENXIO), nor
+   * a file under a lease. Taken off again when not asked for. */
+  int reopened = open_at(s->proc_fd_dir, name, flags | O_NOCTTY | O_NONBLOCK, 0, 0);
+  if (reopened < 0 || (flags & O_NONBLOCK)) return reopened;
+  int status = result(fcntl(reopened, F_GETFL));
+  r = status < 0 ? status : result(fcntl(reopened, F_SETFL, status & ~O_NONBLOCK));
+  if (r < 0) {
+    close(reopened);
+    return r;
+  }
+  return reopened;
+}
+
 /* With the identity held: the kernel's own check (DAC, ACLs, capabilities, read-only mounts). */
 static int op_access(struct gofer_server *s, const struct gofer_path *p, uint32_t mode) {
   if (mode & ~(uint32_t)(R_OK | W_OK | X_OK)) return -EINVAL;
@@ -873,6 +906,11 @@ static size_t handle(struct gofer_server *s, const struct gofer_request *q, uint
       return status_reply(out, cap, q, op_chown_fd(s->request_fd, q->uid, q->gid, q->flags));
     case OP_UTIMES_FD:
       return status_reply(out, cap, q, op_utimes_fd(s->request_fd, &q->atime, &q->mtime, q->flags));
+    case OP_REOPEN_FD:
+      r = op_reopen_fd(s, s->request_fd, q->flags);
+      if (r < 0) return reply_errno(out, cap, q, r);
+      *fd_out = r;
+      return status_reply(out, cap, q, 0);
     case OP_SOCKET_TARGET:
       r = op_socket_target(s, &q->path);
       if (r < 0) return reply_errno(out, cap, q, r);

@@ -220,6 +220,8 @@ static int read_fields(struct reader *r, struct gofer_request *q) {
       TRY(read_xname(r, q->xname));
       TRY(read_bytes(r, q));
       return read_u32(r, &q->flags);
+    case OP_REOPEN_FD:
+      return read_u32(r, &q->flags);
     case OP_CHMOD_FD:
       TRY(read_u32(r, &q->mode));
       return read_u32(r, &q->flags);
@@ -241,11 +243,12 @@ static int read_fields(struct reader *r, struct gofer_request *q) {
 }
 
 bool wire_op_known(uint32_t opcode) {
-  return (opcode >= OP_WALK && opcode <= OP_CREDS) || (opcode >= OP_ACCESS && opcode <= OP_UTIMES_FD);
+  return (opcode >= OP_WALK && opcode <= OP_CREDS) || (opcode >= OP_ACCESS && opcode <= OP_REOPEN_FD);
 }
 
 bool wire_op_takes_fd(uint32_t opcode) {
-  return opcode == OP_BIND_SOCKET || opcode == OP_CHMOD_FD || opcode == OP_CHOWN_FD || opcode == OP_UTIMES_FD;
+  return opcode == OP_BIND_SOCKET || opcode == OP_CHMOD_FD || opcode == OP_CHOWN_FD || opcode == OP_UTIMES_FD ||
+         opcode == OP_REOPEN_FD;
 }
 
 int wire_decode_request(const uint8_t *msg, size_t length, struct gofer_request *req, bool *id_known, bool *op_known) {

@@ -1,7 +1,6 @@
 // open, openat, openat2, creat: resolve through the VFS, have the filesystem
 // open the object, install the resulting fd into the program. After that the
 // program reads and writes it natively.
-import fs from 'node:fs';
 import { native } from '../../native/index.js';
 import type { Trap } from '../../platform/platform.js';
 import {
@@ -82,7 +81,7 @@ function openPath(
   } else if (r.magic && r.magic.fd >= 0 && follow) {
     // /proc/<pid>/fd/N naming a pipe, socket or deleted file: the object itself.
     const owner = r.magic.task;
-    hostFd = reopenMagic(native.pidfdGetfd(owner.group.pidfd(), r.magic.fd), flags);
+    hostFd = reopenMagic(k, native.pidfdGetfd(owner.group.pidfd(), r.magic.fd), flags);
   } else {
     if (exclusive) return -E.EEXIST;
     if (r.kind === FileKind.Symlink) return -E.ELOOP;
@@ -99,33 +98,32 @@ function openPath(
 
 const reopenStat = new Uint8Array(144);
 const S_IFMT_ = 0o170000;
-const S_IFREG_ = 0o100000;
 const S_IFSOCK_ = 0o140000;
 
 /**
  * Opening /proc/<pid>/fd/N makes a new open file description in Linux, with
- * its own offset and the access mode asked for. For a regular file with no
- * path (a memfd, a deleted or O_TMPFILE file) the sentry does the same
- * through its own borrowed copy; a socket is ENXIO, as in Linux; other
- * objects (pipes, anonymous inodes), whose open could wait, are handed over
+ * its own offset and the access mode asked for, checked against the opener
+ * like any open. For an object with no path in the tree (a pipe, a memfd, a
+ * deleted or O_TMPFILE file, an anonymous inode) the gofer does the same on
+ * our borrowed copy, with the task's identity (reopenFd): the sentry, the
+ * host's root, would pass every check. A socket is ENXIO, as in Linux. A
+ * device (a deleted node), whose open depends on who opens it, is handed over
  * as the very description the owner holds.
  */
-function reopenMagic(borrowed: number, flags: number): number {
+function reopenMagic(k: Kernel, borrowed: number, flags: number): number {
   if (borrowed < 0) return borrowed;
-  if (native.fstatRaw(borrowed, reopenStat) < 0) return borrowed;
-  const mode = new DataView(reopenStat.buffer).getUint32(24, true);
-  if ((mode & S_IFMT_) === S_IFSOCK_) {
-    native.close(borrowed);
-    return -E.ENXIO; // a socket cannot be opened, only connected to
-  }
-  if ((mode & S_IFMT_) !== S_IFREG_) return borrowed;
+  let keep = false;
   try {
-    return fs.openSync(`/proc/self/fd/${borrowed}`, flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC));
-  } catch (err) {
-    const e = (err as { errno?: number }).errno;
-    return typeof e === 'number' && e < 0 ? e : -E.EIO;
+    const stat = native.fstatRaw(borrowed, reopenStat);
+    if (stat < 0) return stat;
+    const mode = new DataView(reopenStat.buffer).getUint32(24, true);
+    if ((mode & S_IFMT_) === S_IFSOCK_) return -E.ENXIO; // a socket cannot be opened, only connected to
+    if (k.gofer === null) return -E.EACCES; // no one to check the open: refuse it
+    const reopened = k.gofer.reopenFd(borrowed, flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC));
+    keep = reopened === -E.EWOULDBLOCK;
+    return keep ? borrowed : reopened;
   } finally {
-    native.close(borrowed);
+    if (!keep) native.close(borrowed);
   }
 }
 
