@@ -287,13 +287,21 @@ async function runSandboxOn(opts: SandboxOptions): Promise<SandboxResult> {
   // Settles with the program's exit status, or null when the sandbox never started.
   let settleStatus: (status: number | null) => void = () => {};
   const appStatus = new Promise<number | null>((resolve) => { settleStatus = resolve; });
+  // A signal we were sent and passed on (SIGTERM, SIGHUP).
+  let forwarded: NodeJS.Signals | null = null;
   const killApp = (why: string): void => {
-    failure ??= why;
+    // Forwarded before the sandbox ran, it ends the launcher mid-start, and
+    // the sentry then fails its handshake: that ending is the one asked for
+    // (the status says which signal), not a failure to report.
+    if (forwarded === null || running) failure ??= why;
     if (app) app.kill('SIGKILL');
     else settleStatus(null);
   };
 
-  const forward = (sig: NodeJS.Signals) => () => app?.kill(sig);
+  const forward = (sig: NodeJS.Signals) => (): void => {
+    forwarded ??= sig;
+    app?.kill(sig);
+  };
   const onInt = (): void => { /* the terminal delivers it to the program itself */ };
   const onTerm = forward('SIGTERM');
   const onHup = forward('SIGHUP');
@@ -307,7 +315,6 @@ async function runSandboxOn(opts: SandboxOptions): Promise<SandboxResult> {
   const startApp = (): void => {
     const fail = (why: string): void => {
       native.close(controlLauncherSide);
-      native.close(readySentrySide);
       killApp(why);
     };
     let terminalArgs: string[] = [];
@@ -352,7 +359,6 @@ async function runSandboxOn(opts: SandboxOptions): Promise<SandboxResult> {
       env: opts.env,
     });
     native.close(controlLauncherSide);
-    native.close(readySentrySide);
     const gate = gateFd >= 0 ? app.stdio[gateFd] : null;
     if (gate) networkGate(gate as Readable & Writable, network, killApp);
     app.on('error', (err) => {
@@ -410,6 +416,9 @@ async function runSandboxOn(opts: SandboxOptions): Promise<SandboxResult> {
     appExited = true;
     // Closing our end tells the gofer to exit, which unmounts the sandbox root.
     native.close(goferSentrySide);
+    // Held until now (the app launcher has its own copy): a gofer launcher
+    // whose app launcher died early still has a reader for its readiness byte.
+    native.close(readySentrySide);
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
     process.off('SIGHUP', onHup);

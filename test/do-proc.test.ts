@@ -17,6 +17,7 @@ import {
   runSandboxed,
   spawnSandboxed,
   waitFor,
+  type HostProcess,
   type RunResult,
 } from './helpers/sandbox.js';
 
@@ -361,9 +362,13 @@ print('grew', before - free() >= 60 * 1024)
       expect(dir).not.toBeNull();
       const cg = dir!;
       expect(fs.readFileSync(path.join(cg, 'memory.limit_in_bytes'), 'latin1').trim()).toBe(String(32 << 20));
-      // Every process of the run but tsvisor itself (and its gofer) is in it.
+      // The launcher joins the cgroup before the program exists: wait for the program too.
+      const isProgram = (p: HostProcess): boolean => p.cmdline[0] === 'sleep' || (p.cmdline[0] === 'sh' && p.cmdline[2] === script);
+      await waitFor(() => descendantsOf(child.pid!).some(isProgram), 10_000);
+      // Every process of the run but tsvisor itself (and its gofer) is in it:
+      // the processes first, then the cgroup's list, which holds them all then.
+      const sandboxProcs = descendantsOf(child.pid!).filter(isProgram);
       const procs = new Set(fs.readFileSync(path.join(cg, 'cgroup.procs'), 'latin1').split('\n').filter(Boolean).map(Number));
-      const sandboxProcs = descendantsOf(child.pid!).filter((p) => p.cmdline.some((a) => a === 'sleep' || a === script));
       expect(sandboxProcs.length).toBeGreaterThan(0);
       for (const p of sandboxProcs) expect(procs.has(p.pid), `${p.pid} ${p.cmdline.join(' ')}`).toBe(true);
       if (end === 'SIGTERM') child.kill('SIGTERM');
@@ -372,6 +377,29 @@ print('grew', before - free() >= 60 * 1024)
       expect(fs.existsSync(cg)).toBe(false);
     },
   );
+
+  it('SIGTERM while the sandbox starts ends the run with 143, no error and nothing left', async () => {
+    const child = spawnSandboxed(['sleep', '60'], { cwd: work, flags: ['--memory', '32m'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // As soon as the app launcher exists (it starts beside the gofer, tens of
+    // ms before the sentry has the sandbox): a tight poll of tsvisor's children.
+    const launcherStarted = (): boolean => {
+      try {
+        return fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'latin1').split(' ').filter(Boolean)
+          .some((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0')[1] === 'app');
+      } catch {
+        return false;
+      }
+    };
+    const end = Date.now() + 10_000;
+    while (!launcherStarted() && Date.now() < end) await new Promise((r) => setTimeout(r, 1));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(143);
+    expect(stderr).toBe('');
+    expect(sandboxCgroup(child.pid!)).toBeNull();
+  });
 
   it.each([
     ['12x', 'not a size'],

@@ -280,6 +280,25 @@ static void before_exec(const struct jail_opts *o) {
   if (n != 1) _exit(LAUNCHER_FAIL);
 }
 
+/* The signals the launcher and the sandbox's init pass on. They are blocked
+ * from before the clone until each of the two has its handler: one that
+ * comes meanwhile (tsvisor forwards a SIGTERM as soon as it gets one, and the
+ * launcher starts beside the gofer) then waits instead of being lost, as an
+ * init's default disposition would drop it. */
+static const int FORWARDED_SIGNALS[] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2};
+static sigset_t mask_before_clone;
+
+static void block_forwarded_signals(void) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (size_t i = 0; i < sizeof FORWARDED_SIGNALS / sizeof *FORWARDED_SIGNALS; i++) sigaddset(&set, FORWARDED_SIGNALS[i]);
+  if (sigprocmask(SIG_BLOCK, &set, &mask_before_clone) < 0) die_errno("sigprocmask");
+}
+
+static void unblock_forwarded_signals(void) {
+  if (sigprocmask(SIG_SETMASK, &mask_before_clone, NULL) < 0) die_errno("sigprocmask");
+}
+
 static __attribute__((noreturn)) void exec_program(const struct jail_opts *o) {
   if (seccomp_profile_install() < 0) die_errno("linux.seccomp: install the profile");
   execvp(o->argv[0], o->argv);
@@ -289,6 +308,9 @@ static __attribute__((noreturn)) void exec_program(const struct jail_opts *o) {
 }
 
 static void install_filter_and_exec(const struct jail_opts *o) {
+  /* The program's process: what was sent to it waits no longer (pid 2 under
+   * an init dies of a SIGTERM as natively; as pid 1 it ignores it, as natively). */
+  unblock_forwarded_signals();
   static struct sock_filter insns[BPF_MAXINSNS];
   size_t len = control_recv("FILT", insns, sizeof insns);
   if (len == 0 || len % sizeof(struct sock_filter) != 0) die("bad filter from the sentry");
@@ -387,8 +409,8 @@ static __attribute__((noreturn)) void run_init(pid_t app, const struct jail_opts
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = init_forward;
-  int forwarded[] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2};
-  for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) sigaction(forwarded[i], &sa, NULL);
+  for (size_t i = 0; i < sizeof FORWARDED_SIGNALS / sizeof *FORWARDED_SIGNALS; i++) sigaction(FORWARDED_SIGNALS[i], &sa, NULL);
+  unblock_forwarded_signals();
   for (;;) {
     int status;
     pid_t r = waitpid(-1, &status, 0);
@@ -524,6 +546,7 @@ int jail_main(int argc, char **argv) {
 
   int sync_pipe[2];
   if (pipe2(sync_pipe, O_CLOEXEC) < 0) die_errno("pipe");
+  block_forwarded_signals();
   unsigned long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
   if (o.new_net) flags |= CLONE_NEWNET;
   pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, NULL, NULL, 0);
@@ -566,6 +589,7 @@ int jail_main(int argc, char **argv) {
   sigaction(SIGHUP, &sa, NULL);
   sigaction(SIGUSR1, &sa, NULL);
   sigaction(SIGUSR2, &sa, NULL);
+  unblock_forwarded_signals();
 
   int status;
   for (;;) {
