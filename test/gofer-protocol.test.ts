@@ -106,6 +106,16 @@ function received(bytes: Uint8Array): WireBuffer {
   return buffer;
 }
 
+/** A valid header (this protocol version, op's code, request id 42) followed by tail. */
+function behindHeader(op: OpName, tail: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(8 + tail.length);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, (1 << 16) | opCode(op), true);
+  view.setUint32(4, 42, true);
+  bytes.set(tail, 8);
+  return bytes;
+}
+
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.compare(a, b) === 0;
 }
@@ -220,11 +230,7 @@ describe('gofer protocol decoding of bad input', () => {
   it('random bytes behind a valid header are a decode error, never a throw', () => {
     fc.assert(
       fc.property(fc.constantFrom(...OP_NAMES), fc.uint8Array({ maxLength: 600 }), (op, tail) => {
-        const bytes = new Uint8Array(8 + tail.length);
-        const view = new DataView(bytes.buffer);
-        view.setUint32(0, (1 << 16) | opCode(op), true);
-        view.setUint32(4, 42, true);
-        bytes.set(tail, 8);
+        const bytes = behindHeader(op, tail);
         checkRequestBytes(bytes);
         checkResponseBytes(bytes, op);
       }),
@@ -442,12 +448,7 @@ describe("the gofer's decoder (native/gofer/wire.c) against protocol.ts", () => 
   it('random bytes behind a valid header', () => {
     fc.assert(
       fc.property(fc.constantFrom(...OP_NAMES), fc.uint8Array({ maxLength: 600 }), (op, tail) => {
-        const bytes = new Uint8Array(8 + tail.length);
-        const view = new DataView(bytes.buffer);
-        view.setUint32(0, (1 << 16) | opCode(op), true);
-        view.setUint32(4, 42, true);
-        bytes.set(tail, 8);
-        checkGoferAnswer(bytes);
+        checkGoferAnswer(behindHeader(op, tail));
       }),
       { numRuns: 3000 },
     );

@@ -11,6 +11,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatOverlay2, parseOverlay2 } from '../cli/oci/overlay2.js';
+import { makeBundle, makeBusyboxRootfs } from './helpers/busybox-rootfs.js';
 import { CLI, HELPERS_DIR } from './helpers/sandbox.js';
 
 const tmp = fs.mkdtempSync('/var/tmp/tsvisor-oci-rootfs-');
@@ -59,22 +60,11 @@ interface Config {
 function bundle(edit: (c: Config) => void): { dir: string; rootfs: string } {
   const dir = path.join(tmp, `bundle-${++seq}`);
   const rootfs = path.join(dir, 'rootfs');
-  for (const d of ['bin', 'dev', 'proc', 'sys', 'etc', 'tmp', 'home/u']) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
-  fs.chmodSync(path.join(rootfs, 'tmp'), 0o1777);
-  fs.chownSync(path.join(rootfs, 'home/u'), 1000, 1000);
-  fs.copyFileSync('/bin/busybox', path.join(rootfs, 'bin', 'busybox'));
-  fs.chmodSync(path.join(rootfs, 'bin', 'busybox'), 0o755);
-  execFileSync('chroot', [rootfs, '/bin/busybox', '--install', '-s', '/bin']);
-  fs.writeFileSync(path.join(rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nu:x:1000:1000::/home/u:/bin/sh\n');
-  fs.writeFileSync(path.join(rootfs, 'etc', 'group'), 'root:x:0:\nu:x:1000:\n');
-  expect(spawnSync(process.execPath, [CLI, 'spec', '--bundle', dir]).status).toBe(0);
-  const file = path.join(dir, 'config.json');
-  const c = JSON.parse(fs.readFileSync(file, 'utf8')) as Config;
-  c.root.path = 'rootfs';
-  c.root.readonly = false;
-  c.process.terminal = false;
-  edit(c);
-  fs.writeFileSync(file, JSON.stringify(c));
+  makeBusyboxRootfs(rootfs, [{ name: 'u', uid: 1000, home: '/home/u' }]);
+  makeBundle<Config>(CLI, dir, 'rootfs', (c) => {
+    c.root.readonly = false;
+    edit(c);
+  });
   return { dir, rootfs };
 }
 
