@@ -53,14 +53,21 @@ Napi::Value StatxRaw(const Napi::CallbackInfo& info) {
   return r < 0 ? Err(info.Env()) : Ret(info.Env(), 0);
 }
 
+// The open_how of arguments first (flags), first + 1 (mode), first + 2
+// (resolve); always close-on-exec.
+static struct open_how OpenHow(const Napi::CallbackInfo& info, size_t first) {
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = (uint64_t)(uint32_t)ArgInt(info, first) | O_CLOEXEC;
+  how.mode = (uint64_t)(uint32_t)ArgInt(info, first + 1);
+  how.resolve = (uint64_t)(uint32_t)ArgInt(info, first + 2);
+  return how;
+}
+
 // openat2(dirfd, path, flags, mode, resolve) -> fd (close-on-exec) or -errno
 Napi::Value Openat2(const Napi::CallbackInfo& info) {
   std::string path = Latin1(info[1]);
-  struct open_how how;
-  memset(&how, 0, sizeof how);
-  how.flags = (uint64_t)(uint32_t)ArgInt(info, 2) | O_CLOEXEC;
-  how.mode = (uint64_t)(uint32_t)ArgInt(info, 3);
-  how.resolve = (uint64_t)(uint32_t)ArgInt(info, 4);
+  struct open_how how = OpenHow(info, 2);
   long r = syscall(SYS_openat2, ArgInt(info, 0), path.c_str(), &how, sizeof how);
   return r < 0 ? Err(info.Env()) : Ret(info.Env(), r);
 }
@@ -75,11 +82,7 @@ Napi::Value Openat2InNamespaces(const Napi::CallbackInfo& info) {
   std::vector<int> nsFds(ns.Data(), ns.Data() + ns.ElementLength());
   int dirfd = ArgInt(info, 1);
   std::string path = Latin1(info[2]);
-  struct open_how how;
-  memset(&how, 0, sizeof how);
-  how.flags = (uint64_t)(uint32_t)ArgInt(info, 3) | O_CLOEXEC;
-  how.mode = (uint64_t)(uint32_t)ArgInt(info, 4);
-  how.resolve = (uint64_t)(uint32_t)ArgInt(info, 5);
+  struct open_how how = OpenHow(info, 3);
   long result = -EINVAL;
   std::thread opener([&] {
     for (int fd : nsFds) {
