@@ -302,6 +302,20 @@ static int read_only_open(struct gofer_server *s, const struct gofer_path *p, ui
   return 0;
 }
 
+/* The gofer opens with O_NONBLOCK always (its one thread must not wait on a
+ * FIFO, a tty or a lease): take it off fd again when the program's flags do
+ * not ask for it. Returns fd, or -errno with fd closed. */
+static int as_asked_nonblock(int fd, uint32_t flags) {
+  if (flags & O_NONBLOCK) return fd;
+  int status = result(fcntl(fd, F_GETFL));
+  int r = status < 0 ? status : result(fcntl(fd, F_SETFL, status & ~O_NONBLOCK));
+  if (r < 0) {
+    close(fd);
+    return r;
+  }
+  return fd;
+}
+
 static int op_open(struct gofer_server *s, const struct gofer_path *p, uint32_t flags, uint32_t mode) {
   /* Access mode 3 is valid: open(2) grants an fd for ioctls only, after checking read and write rights. */
   if (flags & ~(uint32_t)O_VALID_FLAGS) return -EINVAL;
@@ -341,15 +355,11 @@ static int op_open(struct gofer_server *s, const struct gofer_path *p, uint32_t 
     unsigned type = file_type(s);
     if (type == S_IFREG || type == S_IFDIR) r = -EROFS;
   }
-  if (r >= 0 && !(flags & O_NONBLOCK)) {
-    int status = result(fcntl(fd, F_GETFL));
-    r = status < 0 ? status : result(fcntl(fd, F_SETFL, status & ~O_NONBLOCK));
-  }
   if (r < 0) {
     close(fd);
     return r;
   }
-  return fd;
+  return as_asked_nonblock(fd, flags);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -576,14 +586,7 @@ static int op_reopen_fd(struct gofer_server *s, int fd, uint32_t flags) {
    * thread (with no partner the read end opens, the write end is ENXIO), nor
    * a file under a lease. Taken off again when not asked for. */
   int reopened = open_at(s->proc_fd_dir, name, flags | O_NOCTTY | O_NONBLOCK, 0, 0);
-  if (reopened < 0 || (flags & O_NONBLOCK)) return reopened;
-  int status = result(fcntl(reopened, F_GETFL));
-  r = status < 0 ? status : result(fcntl(reopened, F_SETFL, status & ~O_NONBLOCK));
-  if (r < 0) {
-    close(reopened);
-    return r;
-  }
-  return reopened;
+  return reopened < 0 ? reopened : as_asked_nonblock(reopened, flags);
 }
 
 /* With the identity held: the kernel's own check (DAC, ACLs, capabilities, read-only mounts). */
