@@ -216,12 +216,7 @@ static void parse(int argc, char **argv, struct gofer_opts *o) {
     else if (strcmp(opt, "--ready-fd") == 0) o->ready_fd = atoi(v[0]);
     else if (strcmp(opt, "--uid-map") == 0) parse_id_map(opt, v[0], o->uid_map);
     else if (strcmp(opt, "--gid-map") == 0) parse_id_map(opt, v[0], o->gid_map);
-    else if (strcmp(opt, "--userns-fd") == 0) {
-      char *end;
-      long fd = strtol(v[0], &end, 10);
-      if (*v[0] == 0 || *end || fd < 3 || fd > 1 << 20) die("--userns-fd: not an fd number above 2: %s", v[0]);
-      o->userns_fd = (int)fd;
-    }
+    else if (strcmp(opt, "--userns-fd") == 0) o->userns_fd = fd_option(opt, v[0], 3);
     else if (strcmp(opt, "--root-owner") == 0) {
       char *end;
       unsigned long uid = strtoul(v[0], &end, 10), gid = 0;
@@ -230,12 +225,7 @@ static void parse(int argc, char **argv, struct gofer_opts *o) {
       if (!ok || *end || uid > 0xfffffffeUL || gid > 0xfffffffeUL) die("--root-owner %s: expected UID:GID", v[0]);
       sandbox_root_uid = (long)uid, sandbox_root_gid = (long)gid;
     }
-    else if (strcmp(opt, "--console-pty") == 0) {
-      char *end;
-      long fd = strtol(v[0], &end, 10);
-      if (*v[0] == 0 || *end || fd < 0 || fd > 1 << 20) die("--console-pty: not an fd number: %s", v[0]);
-      o->console_pty_fd = (int)fd;
-    }
+    else if (strcmp(opt, "--console-pty") == 0) o->console_pty_fd = fd_option(opt, v[0], 0);
     else if (strcmp(opt, "--overlay") == 0) {
       if (strcmp(v[0], "memory") == 0) o->overlay = OVERLAY_MEMORY;
       else if (strcmp(v[0], "dir") == 0) o->overlay = OVERLAY_DIR;

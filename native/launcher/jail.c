@@ -84,12 +84,6 @@ struct jail_opts {
   char **argv;
 };
 
-static int fd_arg(const char *v) {
-  char *end;
-  long fd = strtol(v, &end, 10);
-  if (!*v || *end || fd <= CONTROL_FD || fd > 1 << 20) die("not an fd number above %d: %s", CONTROL_FD, v);
-  return (int)fd;
-}
 
 /* --uid-map / --gid-map NS:HOST:SIZE[,NS:HOST:SIZE...] into uid_map text,
  * checked as the kernel checks it (so that a bad map is a clear message, not
@@ -141,15 +135,15 @@ static void parse(int argc, char **argv, struct jail_opts *o) {
     else if (strcmp(argv[i - 1], "--root") == 0) o->root = v;
     else if (strcmp(argv[i - 1], "--cwd") == 0) o->cwd = v;
     else if (strcmp(argv[i - 1], "--hostname") == 0) o->hostname = v;
-    else if (strcmp(argv[i - 1], "--exec-fd") == 0) o->exec_fd = fd_arg(v);
-    else if (strcmp(argv[i - 1], "--exec-report-fd") == 0) o->exec_report_fd = fd_arg(v);
-    else if (strcmp(argv[i - 1], "--start-fd") == 0) o->start_fd = fd_arg(v);
-    else if (strcmp(argv[i - 1], "--net-ready-fd") == 0) o->net_ready_fd = fd_arg(v);
-    else if (strcmp(argv[i - 1], "--root-ready-fd") == 0) o->root_ready_fd = fd_arg(v);
+    else if (strcmp(argv[i - 1], "--exec-fd") == 0) o->exec_fd = fd_option(argv[i - 1], v, CONTROL_FD + 1);
+    else if (strcmp(argv[i - 1], "--exec-report-fd") == 0) o->exec_report_fd = fd_option(argv[i - 1], v, CONTROL_FD + 1);
+    else if (strcmp(argv[i - 1], "--start-fd") == 0) o->start_fd = fd_option(argv[i - 1], v, CONTROL_FD + 1);
+    else if (strcmp(argv[i - 1], "--net-ready-fd") == 0) o->net_ready_fd = fd_option(argv[i - 1], v, CONTROL_FD + 1);
+    else if (strcmp(argv[i - 1], "--root-ready-fd") == 0) o->root_ready_fd = fd_option(argv[i - 1], v, CONTROL_FD + 1);
     else if (strcmp(argv[i - 1], "--user") == 0) o->user = v;
     else if (strcmp(argv[i - 1], "--uid-map") == 0) parse_id_map("--uid-map", v, o->uid_map);
     else if (strcmp(argv[i - 1], "--gid-map") == 0) parse_id_map("--gid-map", v, o->gid_map);
-    else if (strcmp(argv[i - 1], "--seccomp-fd") == 0) o->seccomp_fd = fd_arg(v);
+    else if (strcmp(argv[i - 1], "--seccomp-fd") == 0) o->seccomp_fd = fd_option(argv[i - 1], v, CONTROL_FD + 1);
     else if (strcmp(argv[i - 1], "--seccomp-flags") == 0) o->seccomp_flags = (unsigned int)strtoul(v, NULL, 10);
     else if (strcmp(argv[i - 1], "--sysctl") == 0) {
       if (o->n_sysctls == MAX_SYSCTLS) die("at most %d --sysctl", MAX_SYSCTLS);

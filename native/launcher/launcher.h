@@ -54,6 +54,8 @@ __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...);
 __attribute__((noreturn, format(printf, 1, 2))) void die_errno(const char *fmt, ...);
 void write_file(const char *path, const char *text);
 void die_with_parent(void);
+/* The fd number an option names: digits, from min up to 2^20; anything else is fatal. */
+int fd_option(const char *opt, const char *value, int min);
 /* jail.c: in a user namespace with a spec's maps, become its root (setgroups, setresgid, setresuid 0). */
 void become_namespace_root(void);
 /* Linux's limits on a uid_map or gid_map: 340 lines, written at once in less than a page. */

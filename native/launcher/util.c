@@ -48,6 +48,13 @@ void write_file(const char *path, const char *text) {
 
 /* Fail closed: when the process that started us dies, so do we (and through
  * the same mechanism, everything below us). */
+int fd_option(const char *opt, const char *value, int min) {
+  char *end;
+  long fd = strtol(value, &end, 10);
+  if (!*value || *end || fd < min || fd > 1 << 20) die("%s: not an fd number from %d: %s", opt, min, value);
+  return (int)fd;
+}
+
 void die_with_parent(void) {
   pid_t parent = getppid();
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die_errno("prctl(PR_SET_PDEATHSIG)");
