@@ -146,7 +146,6 @@ export interface SandboxResult {
 
 export class SandboxError extends Error {}
 
-
 function socketPair(): [number, number] {
   const r = native.socketpair(true);
   if (typeof r === 'number') throw new SandboxError(`socketpair: errno ${-r}`);
@@ -248,11 +247,12 @@ async function runSandboxOn(opts: SandboxOptions): Promise<SandboxResult> {
   // With a terminal of its own, the sandbox's /dev/console is that one; else the caller's, if any.
   const [ptySentrySide, ptyGoferSide] = opts.terminal ? socketPair() : [-1, -1];
   const ttyArgs = opts.terminal ? ['--console-pty', '5'] : stdioTerminals().flatMap((t) => ['--tty', t]);
+  const goferIds = goferIdArgs(opts.idMappings);
   const gofer = spawn(LAUNCHER_PATH, [
     'gofer', '--lower', opts.rootfs, '--state', state, '--ready-fd', '4', ...ttyArgs,
-    '--overlay', opts.overlay?.kind ?? 'memory', ...(upperDir ? ['--upper-dir', upperDir] : []), ...rootOwnerArgs(opts.idMappings),
-    ...goferUserNsArgs(opts.idMappings).launcher, ...mounts.flatMap(mountArgs), '--',
-    GOFER_PATH, '--root', merged, '--sock-fd', '3', ...goferUserNsArgs(opts.idMappings).gofer,
+    '--overlay', opts.overlay?.kind ?? 'memory', ...(upperDir ? ['--upper-dir', upperDir] : []),
+    ...goferIds.launcher, ...mounts.flatMap(mountArgs), '--',
+    GOFER_PATH, '--root', merged, '--sock-fd', '3', ...goferIds.gofer,
   ], { stdio: ['ignore', 'inherit', 'inherit', goferSide, readyGoferSide, ...(opts.terminal ? [ptyGoferSide] : [])] });
   native.close(goferSide);
   native.close(readyGoferSide);
@@ -518,27 +518,28 @@ function idMapArgs(mappings: IdMappings | undefined): string[] {
   return ['--uid-map', ids.uid.launcherArg(), '--gid-map', ids.gid.launcherArg()];
 }
 
-/** The gofer launcher's --root-owner: the host ids of the namespace's root, who owns the tmpfs mounts it makes. */
-function rootOwnerArgs(mappings: IdMappings | undefined): string[] {
-  if (!mappings) return [];
-  const ids = idMapsOf(mappings);
-  const uid = ids.uid.toHost(0);
-  const gid = ids.gid.toHost(0);
-  return uid >= 0 && gid >= 0 ? ['--root-owner', `${uid}:${gid}`] : [];
-}
-
 /** Where the gofer launcher leaves a mapped sandbox's gofer its user namespace (past stdio, the sockets and the pty). */
 const GOFER_USERNS_FD = 6;
 
 /**
- * A mapped sandbox's gofer serves from a user namespace with the sandbox's
- * maps (the launcher makes it, the gofer enters it), so that the host kernel
- * limits the tasks' file capabilities to files of mapped owners, as it does
- * natively; one to one, it stays in the host's.
+ * A mapped sandbox's gofer options. Its gofer serves from a user namespace
+ * with the sandbox's maps (the launcher makes it, the gofer enters it), so
+ * that the host kernel limits the tasks' file capabilities to files of
+ * mapped owners, as it does natively; and the tmpfs mounts the launcher
+ * makes belong to the namespace's root (--root-owner, host ids). One to
+ * one, there are none: the gofer stays in the host's namespace.
  */
-function goferUserNsArgs(mappings: IdMappings | undefined): { launcher: string[]; gofer: string[] } {
+function goferIdArgs(mappings: IdMappings | undefined): { launcher: string[]; gofer: string[] } {
   if (!mappings) return { launcher: [], gofer: [] };
-  return { launcher: [...idMapArgs(mappings), '--userns-fd', String(GOFER_USERNS_FD)], gofer: ['--userns-fd', String(GOFER_USERNS_FD)] };
+  const ids = idMapsOf(mappings);
+  const rootUid = ids.uid.toHost(0);
+  const rootGid = ids.gid.toHost(0);
+  const rootOwner = rootUid >= 0 && rootGid >= 0 ? ['--root-owner', `${rootUid}:${rootGid}`] : [];
+  const userns = ['--userns-fd', String(GOFER_USERNS_FD)];
+  return {
+    launcher: [...rootOwner, ...idMapArgs(mappings), ...userns],
+    gofer: userns,
+  };
 }
 
 /** The app launcher's options an OCI container adds (see native/launcher/launcher.h). */
