@@ -179,14 +179,15 @@ async function startCommand(dir: StateDir, args: string[]): Promise<number> {
   return 0;
 }
 
-async function startContainer(dir: StateDir, id: string): Promise<void> {
+/** known: the bundle's spec, when the caller has it (`run`); else it is read again here. */
+async function startContainer(dir: StateDir, id: string, known?: Spec): Promise<void> {
   const lock = dir.lock(id);
   try {
     const rec = dir.get(id);
     const status = liveStatus(rec);
     if (status === 'stopped') throw new CommandError('cannot start a container that has stopped');
     if (status !== 'created') throw new CommandError(`cannot start an already ${status} container`);
-    const spec = await loadSpecQuiet(rec.state.bundle);
+    const spec = known ?? await loadSpecQuiet(rec.state.bundle);
     try {
       if (spec) runHooks('startContainer', spec.hooks.startContainer, hookState(rec));
     } catch (e) {
@@ -203,8 +204,7 @@ async function startContainer(dir: StateDir, id: string): Promise<void> {
   }
 }
 
-/** The bundle's spec for its hooks; undefined when it is gone or unreadable (no hooks then). */
-/** The bundle's spec, or undefined when it cannot be read or parsed (nothing is reported). */
+/** The bundle's spec for its hooks, or undefined when it is gone or cannot be read or parsed (no hooks then; nothing is reported). */
 export async function loadSpecQuiet(bundle: string): Promise<Spec | undefined> {
   const { parseSpec } = await import('./spec.js');
   try {
@@ -300,12 +300,13 @@ async function deleteCommand(dir: StateDir, args: string[]): Promise<number> {
 
 /**
  * destroy, then the poststop hooks (as delete runs them). ended: the end of
- * a sandbox this process hosts (`run`), awaited after its kill.
+ * a sandbox this process hosts (`run`), awaited after its kill; known: the
+ * bundle's spec, when the caller has it.
  */
-async function removeContainer(dir: StateDir, rec: ContainerRecord, ended: Promise<number> | null): Promise<void> {
+async function removeContainer(dir: StateDir, rec: ContainerRecord, ended: Promise<number> | null, known?: Spec): Promise<void> {
   await destroy(dir, rec.state.id);
   await ended;
-  const spec = await loadSpecQuiet(rec.state.bundle);
+  const spec = known ?? await loadSpecQuiet(rec.state.bundle);
   if (spec) runHooksWarn('poststop', spec.hooks.poststop, hookState(rec, 'stopped'));
 }
 
@@ -359,7 +360,7 @@ async function runCommand(g: GlobalOptions, dir: StateDir, args: string[]): Prom
   const p = parseFlags('run', args, CREATE_FLAGS);
   const id = idArg('run', p);
   const detach = p.bools.has('detach');
-  // The sentry's thread, started by cli/main.ts before this module loaded (sentry/thread.ts).
+  // The sentry's thread, started by cli/prestart.ts before this module loaded (sentry/thread.ts).
   const sentry = detach ? null : takeSentryThread();
   let ended: Promise<number> | null = null;
   const host: SandboxHost = sentry === null ? startDaemon : async (a, plan) => {
@@ -369,25 +370,25 @@ async function runCommand(g: GlobalOptions, dir: StateDir, args: string[]): Prom
       void ended.then((status) => resolve({ error: `the sandbox ended before it started (status ${status})` }));
     });
   };
-  await createContainer(g, dir, id, last(p, 'bundle'), last(p, 'pid-file'), last(p, 'console-socket'), true, host);
+  const { spec } = await createContainer(g, dir, id, last(p, 'bundle'), last(p, 'pid-file'), last(p, 'console-socket'), true, host);
   try {
-    await startContainer(dir, id);
+    await startContainer(dir, id, spec);
   } catch (e) {
-    await forceDelete(dir, id, ended);
+    await forceDelete(dir, id, ended, spec);
     throw e;
   }
   if (detach) return 0;
   const status = ended !== null ? await ended : await waitExit(dir, id);
-  if (!p.bools.has('keep')) await forceDelete(dir, id, null);
+  if (!p.bools.has('keep')) await forceDelete(dir, id, null, spec);
   return status;
 }
 
-/** delete --force, under the lock, with the poststop hooks. */
-async function forceDelete(dir: StateDir, id: string, ended: Promise<number> | null): Promise<void> {
+/** delete --force, under the lock, with the poststop hooks (spec: the bundle's, as run read it). */
+async function forceDelete(dir: StateDir, id: string, ended: Promise<number> | null, spec: Spec): Promise<void> {
   const lock = dir.lock(id);
   try {
     const rec = dir.read(id);
-    if (rec) await removeContainer(dir, rec, ended);
+    if (rec) await removeContainer(dir, rec, ended, spec);
     else await ended;
   } catch (e) {
     lock.done();
