@@ -44,6 +44,12 @@
         "native/gofer/jail.c"
       ],
       "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"]
+    },
+    {
+      "target_name": "tsvisor",
+      "type": "executable",
+      "sources": ["native/front/tsvisor.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"]
     }
   ]
 }

@@ -5,7 +5,8 @@ import { NOT_YET_ENV, PLATFORM_ENV, UNAVAILABLE_ENV, probePlatform, type Platfor
 // sandbox: the tables, the BPF filter, the gofer and its protocol and jail,
 // mount and path resolution against the gofer, and the CLI outside a sandbox.
 // gofer-jail's two runs through `tsvisor do` check the gofer, which is the
-// same process on both platforms; they take the default platform.
+// same process on both platforms; they take the default platform, as
+// front-end's one does (it checks the front end's environment).
 // do-ptrace names the platform of each of its runs itself. oci-clients runs
 // podman, docker and containerd with tsvisor as their runtime, on the default
 // platform (a client cannot pass one more global flag per test run).
@@ -16,6 +17,7 @@ const ONCE = [
   'test/code-cache.test.ts',
   'test/do-mount-specs.test.ts',
   'test/do-ptrace.test.ts',
+  'test/front-end.test.ts',
   'test/gofer-jail.test.ts',
   'test/gofer-protocol.test.ts',
   'test/gofer.test.ts',

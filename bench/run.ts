@@ -19,8 +19,10 @@ import {
 } from './table.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
-// The bundle, as users run it (package.json's bin; `npm run build` makes it).
+// The bundle (`npm run build` makes it), and the executable that clients run
+// it with (bin/tsvisor-runtime, the native front end: native/front/).
 const CLI_MAIN = path.resolve(here, '..', 'bundle', 'main.cjs');
+const FRONT_END = path.resolve(here, '..', '..', 'bin', 'tsvisor-runtime');
 const PROBE_URL = pathToFileURL(path.join(here, 'rss-probe.js')).href;
 const C_SRC = path.resolve(here, '..', '..', 'bench', 'c');
 
@@ -61,10 +63,13 @@ function floorStats(stderr: string): { notifications: number; vmhwmKb: number } 
   return m ? { notifications: Number(m[1]), vmhwmKb: Number(m[2]) } : null;
 }
 
-function tsvisor(doArgs: readonly string[], rssOut?: string): { args: string[]; env: NodeJS.ProcessEnv } {
-  const probe = rssOut === undefined ? [] : ['--import', PROBE_URL];
-  const env = rssOut === undefined ? process.env : { ...process.env, TSVISOR_BENCH_RSS_OUT: rssOut };
-  return { args: [...probe, CLI_MAIN, 'do', ...doArgs], env };
+/**
+ * `tsvisor do` as users run it, through the front end; or, to measure its
+ * memory, Node itself with the RSS probe loaded first (rss-probe.ts).
+ */
+function tsvisor(doArgs: readonly string[], rssOut?: string): { cmd: string; args: string[]; env: NodeJS.ProcessEnv } {
+  if (rssOut === undefined) return { cmd: FRONT_END, args: ['do', ...doArgs], env: process.env };
+  return { cmd: process.execPath, args: ['--import', PROBE_URL, CLI_MAIN, 'do', ...doArgs], env: { ...process.env, TSVISOR_BENCH_RSS_OUT: rssOut } };
 }
 
 function ptraceFloorStops(stderr: string): number | null {
@@ -78,8 +83,7 @@ type PlatformProbe = { readonly ok: true } | { readonly ok: false; readonly reas
 function sandboxes(runsc: RunscProbe, ptrace: PlatformProbe): Sandboxes {
   return {
     tsvisor: (doArgs, argv) => {
-      const t = tsvisor([...doArgs, '--', ...argv]);
-      return { cmd: process.execPath, args: t.args, env: t.env };
+      return tsvisor([...doArgs, '--', ...argv]);
     },
     runsc,
     ptrace,
@@ -191,7 +195,7 @@ async function figureGetppid(b: Built, runsc: RunscProbe, tsvPtraceProbe: Platfo
     // the getppid-loop memory figure comes from these same runs.
     const rssOut = path.join(b.dir, `rss-getppid-${i}`);
     const t = tsvisor(['--stats', '--', loop, String(trappedIters), String(reps)], rssOut);
-    const r = await run(process.execPath, t.args, { timeoutMs: P.timeoutMs, captureStdout: true, env: t.env });
+    const r = await run(t.cmd, t.args, { timeoutMs: P.timeoutMs, captureStdout: true, env: t.env });
     collect(tsv, r, 'ns_per_call', 1e-3);
     const traps = trapCount(r.stderr, 'getppid');
     const tcalls = numbersAfter(r.stdout, 'calls_total')[0];
@@ -216,7 +220,7 @@ async function figureGetppid(b: Built, runsc: RunscProbe, tsvPtraceProbe: Platfo
 
     if (tsvPtraceProbe.ok) {
       const tp = tsvisor(['--platform', 'ptrace', '--stats', '--', ...loopArgs]);
-      const rp = await run(process.execPath, tp.args, { timeoutMs: P.timeoutMs, captureStdout: true, env: tp.env });
+      const rp = await run(tp.cmd, tp.args, { timeoutMs: P.timeoutMs, captureStdout: true, env: tp.env });
       collect(tsvPtrace, rp, 'ns_per_call', 1e-3);
       const note = trapNote(numbersAfter(rp.stdout, 'calls_total')[0], trapCount(rp.stderr, 'getppid'));
       if (note !== null) tsvPtrace.notes.push(note);
@@ -270,7 +274,7 @@ async function figureOpen(b: Built): Promise<Row> {
     log(`open+read+close of ${file}, round ${i + 1}/${rounds}`);
     collect(native, await run(b.bin.open_read_close, [file, String(nativeIters), String(reps)], { timeoutMs: P.timeoutMs, captureStdout: true }), 'ns_per_iter', 1e-3);
     const t = tsvisor(['--stats', '--', b.bin.open_read_close, file, String(trappedIters), String(reps)]);
-    const r = await run(process.execPath, t.args, { timeoutMs: P.timeoutMs, captureStdout: true, env: t.env });
+    const r = await run(t.cmd, t.args, { timeoutMs: P.timeoutMs, captureStdout: true, env: t.env });
     collect(tsv, r, 'ns_per_iter', 1e-3);
     const traps = trapCount(r.stderr, 'openat');
     const opens = numbersAfter(r.stdout, 'opens_total')[0];
@@ -299,7 +303,7 @@ async function figureStart(b: Built, runsc: RunscProbe): Promise<{ time: Row; me
   const configs: Config[] = [
     { c: native, go: () => run('/bin/true', [], o) },
     { c: floor, go: () => run(b.bin.notify_floor, ['/bin/true'], o) },
-    { c: tsv, go: () => run(process.execPath, tsvTrue.args, { ...o, env: tsvTrue.env }) },
+    { c: tsv, go: () => run(tsvTrue.cmd, tsvTrue.args, { ...o, env: tsvTrue.env }) },
   ];
   if (runsc.ok) configs.push({ c: rs, go: () => run(RUNSC, runscArgs, o) });
 
@@ -335,7 +339,7 @@ async function figureStart(b: Built, runsc: RunscProbe): Promise<{ time: Row; me
     // Filled in by onSpawn; a holder object because TypeScript cannot see
     // that the callback runs before run() resolves.
     const gofer: { poll: ReturnType<typeof pollPeak> | null } = { poll: null };
-    const r = await run(process.execPath, t.args, {
+    const r = await run(t.cmd, t.args, {
       timeoutMs: P.timeoutMs, env: t.env,
       onSpawn: (pid) => { gofer.poll = pollPeak(pid, 'tsvisor-gofer', P.memory.pollMs); },
     });
@@ -408,7 +412,7 @@ async function figureOci(b: Built, runsc: RunscProbe): Promise<OciFigures> {
   type Config = { c: Collector; name: string; go: (id: string) => Promise<RunResult> };
   const configs: Config[] = [];
   if (typeof bundle === 'string') {
-    configs.push({ c: tsv, name: 'tsvisor', go: (id) => run(process.execPath, [CLI_MAIN, '--root', path.join(roots, 'tsvisor'), 'run', '--bundle', bundle, id], o) });
+    configs.push({ c: tsv, name: 'tsvisor', go: (id) => run(FRONT_END, ['--root', path.join(roots, 'tsvisor'), 'run', '--bundle', bundle, id], o) });
     if (fs.existsSync(OCI_PEERS.runc)) configs.push({ c: runc, name: 'runc', go: (id) => run(OCI_PEERS.runc, ['--root', path.join(roots, 'runc'), 'run', '--bundle', bundle, id], o) });
     // crun 1.8 refuses the hybrid cgroup layout: it runs in a private mount
     // namespace without /sys/fs/cgroup/unified (CLIENTS.md); the host's own
@@ -485,6 +489,10 @@ async function main(): Promise<number> {
   const t0 = Date.now();
   if (!fs.existsSync(CLI_MAIN)) {
     process.stderr.write(`bench: ${CLI_MAIN} is missing: run npm run build first\n`);
+    return 1;
+  }
+  if (!fs.existsSync(FRONT_END)) {
+    process.stderr.write(`bench: ${FRONT_END} leads to no executable: run npm ci (node-gyp builds it)\n`);
     return 1;
   }
   const argv = process.argv.slice(2);

@@ -6,7 +6,9 @@
 // load the sentry (and with it the native addon and the handlers), and the
 // OCI commands clients call often (state, kill, start, delete) must not pay
 // for what they do not use at each call.
-// First: the bundle's chunks compile with their cached code from here on (native/code-cache.ts).
+// First: the environment back as the client gave it (cli/client-env.ts); then
+// the bundle's chunks compile with their cached code (native/code-cache.ts).
+import './client-env.js';
 import '../native/code-cache.js';
 import './prestart.js';
 import { takeSentryThread } from '../sentry/thread.js';

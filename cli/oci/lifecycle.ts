@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CLI_MAIN } from '../../native/paths.js';
+import { ownNodeEnv } from '../client-env.js';
 import { takeSentryThread } from '../../sentry/thread.js';
 import { CommandError, UsageError } from '../usage.js';
 import { freezerState, removeCgroupsWhenEmpty, setFrozen } from './cgroups.js';
@@ -139,7 +140,7 @@ function startDaemon(a: DaemonArgs): Promise<DaemonReport> {
       // With a terminal the container's stdio is the pty, and the daemon
       // keeps none of ours: clients that read `create`'s output until EOF
       // (the containerd shim does with a console socket) would wait forever.
-      detached: true, stdio: [...(consoleSocket !== undefined ? ['ignore', 'ignore', 'ignore'] as const : ['inherit', 'inherit', 'inherit'] as const), 'pipe'], env: process.env });
+      detached: true, stdio: [...(consoleSocket !== undefined ? ['ignore', 'ignore', 'ignore'] as const : ['inherit', 'inherit', 'inherit'] as const), 'pipe'], env: ownNodeEnv() });
     const pipe = child.stdio[3];
     let text = '';
     const done = (r: DaemonReport): void => {

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CLI_MAIN } from '../../native/paths.js';
+import { ownNodeEnv } from '../client-env.js';
 import { CommandError, UsageError } from '../usage.js';
 import { applyCpu, freezerState, readNumber, setFrozen, writeSetting } from './cgroups.js';
 import { controlSocketPath, request, type ExecRequest } from './control.js';
@@ -355,7 +356,7 @@ async function runExec(dir: StateDir, id: string, req: ExecRequest, pidFile: str
 function detachExec(dir: StateDir, id: string, req: ExecRequest, pidFile: string | undefined): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI_MAIN, EXEC_WAIT_COMMAND, dir.root, id, JSON.stringify(req)], {
-      detached: true, stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+      detached: true, stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: ownNodeEnv(),
     });
     const pipe = child.stdio[3];
     let text = '';
