@@ -382,7 +382,9 @@ async function runSandboxOn(opts: SandboxOptions): Promise<SandboxResult> {
       } else if (m.type === 'fatal') {
         killApp(`sentry: ${m.message}`);
       } else if (m.type === 'done') {
+        // Its last act: the thread takes a few ms more to wind its isolate down, which nothing here waits for.
         counts = m.counts;
+        resolve();
       }
     });
     if (early !== null) {
