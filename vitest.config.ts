@@ -13,6 +13,7 @@ import { NOT_YET_ENV, PLATFORM_ENV, UNAVAILABLE_ENV, probePlatform, type Platfor
 // Every other file runs once per platform: a new test file is on both sides
 // unless it is added here.
 const ONCE = [
+  'test/cgroup-v2.test.ts',
   'test/cli.test.ts',
   'test/code-cache.test.ts',
   'test/do-mount-specs.test.ts',

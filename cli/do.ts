@@ -38,7 +38,8 @@ export const DO_USAGE = `usage: tsvisor do [--rootfs DIR] [--overlay MODE] [--bi
                      unit): a program past it is killed (OOM); /proc/meminfo shows it
   --pids-limit N     allow the sandbox N tasks (processes and threads): a fork or clone
                      past it fails with EAGAIN (a fork bomb stops there); max: no limit;
-                     default ${DEFAULT_PIDS_LIMIT} where the host has the cgroup v1 pids controller
+                     default ${DEFAULT_PIDS_LIMIT} where the host has the pids controller (cgroup v1,
+                     or cgroup v2 with the root handing it down)
   --network MODE     none: loopback only, in the sandbox's own network namespace (default)
                      host: the host's network
                      sandbox: a network namespace of the sandbox's own joined to the host's by a

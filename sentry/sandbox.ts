@@ -120,6 +120,8 @@ export interface OciSandboxHooks {
   readonly launcherFds: readonly number[];
   /** cgroup.procs files of cgroups the caller made (freezer, cpu): the launcher joins them too. */
   readonly cgroupProcs: readonly string[];
+  /** cgroup v2: the container's one cgroup (in cgroupProcs), where the memory and pids limits go too. */
+  readonly v2Cgroup?: string;
   readonly hostname?: string;
   /** With terminal: the caller takes the sandbox's pty (for the console socket) instead of a relay to our stdin. */
   takePty?(pty: SandboxPty): void;
@@ -214,7 +216,7 @@ async function runSandboxOn(opts: SandboxOptions): Promise<SandboxResult> {
       cgroups = SandboxCgroups.create(path.basename(state).slice(path.basename(STATE_PREFIX).length), {
         ...(opts.memoryLimit !== undefined ? { memoryBytes: opts.memoryLimit } : {}),
         ...(opts.pidsLimit !== undefined ? { pids: opts.pidsLimit } : {}),
-      });
+      }, opts.oci?.v2Cgroup);
     } catch (err) {
       fs.rmSync(state, { recursive: true, force: true });
       throw err instanceof CgroupError ? new SandboxError(err.message) : err;
@@ -350,7 +352,8 @@ async function runSandboxOn(opts: SandboxOptions): Promise<SandboxResult> {
       // sandbox is a namespace of the sandbox's own too, as none; its veth is added through the gate.
       '--net', opts.network === 'host' ? 'host' : 'none', '--init', opts.withInit ? 'yes' : 'no', '--platform', platform,
       // With --memory or --pids-limit the launcher enters the cgroups before it clones pid 1.
-      ...(cgroups?.procsFiles ?? []).flatMap((f) => ['--cgroup-procs', f]), ...terminalArgs,
+      // (On cgroup v2 an OCI container's limits are in its own cgroup, which the OCI options join.)
+      ...(cgroups?.procsFiles ?? []).filter((f) => !opts.oci?.cgroupProcs.includes(f)).flatMap((f) => ['--cgroup-procs', f]), ...terminalArgs,
       ...(gateFd >= 0 ? ['--net-ready-fd', String(gateFd)] : []),
       ...idMapArgs(opts.idMappings),
       ...ociLauncherArgs(opts.oci), '--', ...opts.argv,

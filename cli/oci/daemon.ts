@@ -20,7 +20,7 @@ import { native } from '../../native/index.js';
 import { runSandbox, SandboxError, type RunningSandbox } from '../../sentry/sandbox.js';
 import type { SandboxPty } from '../../sentry/terminal.js';
 import type { SentryThread } from '../../sentry/thread.js';
-import { createOciCgroups, procsFiles, removeCgroupsWhenEmpty } from './cgroups.js';
+import { createOciCgroups, procsFiles, removeCgroupsWhenEmpty, v2CgroupOf } from './cgroups.js';
 import { sendToConsoleSocket } from './console.js';
 import { controlSocketPath, serve, type ControlAnswer, type ControlRequest, type ExecRequest } from './control.js';
 import { hostPidOf, startTime } from './procs.js';
@@ -115,7 +115,7 @@ export async function hostContainer(
   let cgroups: Partial<Record<CgroupController, string>>;
   try {
     plan = planned ?? loadPlan(a.bundle, a.flags).plan;
-    cgroups = createOciCgroups(a.id, plan.cpu);
+    cgroups = createOciCgroups(a.id, plan.cpu, { memory: plan.memoryLimit !== undefined, pids: plan.pidsLimit !== undefined });
   } catch (e) {
     sentry.discard();
     report({ error: e instanceof SpecError ? `config.json: ${e.message}` : (e as Error).message });
@@ -204,6 +204,7 @@ class Daemon {
         ],
         launcherFds,
         cgroupProcs: procsFiles(this.cgroups),
+        ...(v2CgroupOf(this.cgroups) !== undefined ? { v2Cgroup: v2CgroupOf(this.cgroups)! } : {}),
         ...(p.hostname !== undefined ? { hostname: p.hostname } : {}),
         ...(this.a.consoleSocket !== undefined ? { takePty: (pty: SandboxPty) => this.takePty(pty) } : {}),
         onRunning: (info) => this.onRunning(info, launcherFds),

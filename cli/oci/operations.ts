@@ -93,7 +93,7 @@ async function pauseCommand(dir: StateDir, args: string[], pause: boolean): Prom
   try {
     const rec = living(dir, id);
     const freezer = rec.cgroups?.freezer;
-    if (freezer === undefined) throw new CommandError(`${cmd}: this host has no cgroup v1 freezer controller`);
+    if (freezer === undefined) throw new CommandError(`${cmd}: the container has no freezer (this host has neither cgroup v2 nor cgroup v1's freezer controller)`);
     const status = liveStatus(rec);
     if (pause && status !== 'running') throw new CommandError(`container not running`);
     if (!pause && status !== 'paused') throw new CommandError('container not paused');
@@ -187,10 +187,13 @@ function applyUpdate(rec: ContainerRecord, u: Update): void {
 }
 
 /**
- * memory and memory+swap in the order the kernel accepts: memsw may never
- * be below memory, so a raise sets memsw first and a cut sets memory first.
+ * memory and memory+swap (runc's --memory-swap: the two together; -1: no
+ * limit). v1, in the order the kernel accepts: memsw may never be below
+ * memory, so a raise sets memsw first and a cut sets memory first. v2 limits
+ * swap alone (memory.swap.max): the total less the memory limit.
  */
 function setMemory(dir: string, memory: number | undefined, swap: number | undefined): void {
+  if (fs.existsSync(path.join(dir, 'memory.max'))) return setMemoryV2(dir, memory, swap);
   const hasSw = fs.existsSync(path.join(dir, 'memory.memsw.limit_in_bytes'));
   const mem = memory !== undefined ? memory : undefined;
   const sw = swap ?? mem;
@@ -199,6 +202,13 @@ function setMemory(dir: string, memory: number | undefined, swap: number | undef
   if (raise && hasSw && sw !== undefined) writeSetting('memory', dir, 'memory.memsw.limit_in_bytes', sw);
   if (mem !== undefined) writeSetting('memory', dir, 'memory.limit_in_bytes', mem);
   if (!raise && hasSw && sw !== undefined) writeSetting('memory', dir, 'memory.memsw.limit_in_bytes', sw);
+}
+
+function setMemoryV2(dir: string, memory: number | undefined, swap: number | undefined): void {
+  if (memory !== undefined) writeSetting('memory', dir, 'memory.max', memory === -1 ? 'max' : memory);
+  if (swap === undefined || !fs.existsSync(path.join(dir, 'memory.swap.max'))) return;
+  const limit = memory ?? readNumber(dir, 'memory.max');
+  writeSetting('memory', dir, 'memory.swap.max', swap === -1 || limit === undefined || limit === -1 ? 'max' : Math.max(0, swap - limit));
 }
 
 // ---------------------------------------------------------------------------
@@ -226,10 +236,39 @@ function intervalMs(text: string): number {
   return Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 }[m[2] ?? 's'] ?? 1000);
 }
 
+/** A "key N" line of a flat-keyed cgroup v2 file (cpu.stat, memory.events), or undefined. */
+function keyedNumber(dir: string | undefined, file: string, key: string): number | undefined {
+  if (dir === undefined) return undefined;
+  try {
+    const m = new RegExp(`^${key} ([0-9]+)$`, 'm').exec(fs.readFileSync(path.join(dir, file), 'latin1'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** runc's stats event, with what the container's cgroups hold. */
 function statsEvent(rec: ContainerRecord): unknown {
   const cg = rec.cgroups ?? {};
   const limit = (v: number | undefined): number => v ?? 0;
+  // One cgroup v2 holds every controller's files under their v2 names.
+  const v2 = cg.freezer !== undefined && fs.existsSync(path.join(cg.freezer, 'cgroup.freeze'));
+  if (v2) {
+    const dir = cg.freezer;
+    const usec = keyedNumber(dir, 'cpu.stat', 'usage_usec');
+    return {
+      type: 'stats',
+      id: rec.state.id,
+      data: {
+        cpu: { usage: { total: usec === undefined ? 0 : usec * 1000 }, throttling: {} },
+        memory: {
+          usage: { usage: limit(readNumber(dir, 'memory.current')), limit: limit(readNumber(dir, 'memory.max')), max: limit(readNumber(dir, 'memory.peak')), failcnt: limit(keyedNumber(dir, 'memory.events', 'max')) },
+        },
+        pids: { current: limit(readNumber(dir, 'pids.current') ?? containerPids(rec).length), limit: limit(readNumber(dir, 'pids.max')) },
+        freezer: freezerState(dir) ?? '',
+      },
+    };
+  }
   return {
     type: 'stats',
     id: rec.state.id,

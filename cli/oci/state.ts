@@ -75,10 +75,14 @@ export interface ContainerRecord {
 export const CGROUP_CONTROLLERS = ['memory', 'pids', 'freezer', 'cpu'] as const;
 export type CgroupController = (typeof CGROUP_CONTROLLERS)[number];
 
-/** Only a cgroup below <controller>/tsvisor/ is one tsvisor made: nothing else is ever written or removed. */
+/**
+ * Only a cgroup right below <controller>/tsvisor/ (cgroup v1) or tsvisor/
+ * (cgroup v2, every controller's) is one tsvisor made: nothing else is ever
+ * written or removed.
+ */
 export function isTsvisorCgroup(controller: CgroupController, dir: string): boolean {
-  const parent = `/sys/fs/cgroup/${controller}/tsvisor/`;
-  return dir.startsWith(parent) && !dir.slice(parent.length).includes('/') && !dir.endsWith('/..') && dir.length > parent.length;
+  const below = (parent: string): boolean => dir.startsWith(parent) && !dir.slice(parent.length).includes('/') && !['', '.', '..'].includes(dir.slice(parent.length));
+  return below(`/sys/fs/cgroup/${controller}/tsvisor/`) || below('/sys/fs/cgroup/tsvisor/');
 }
 
 export class StateDir {

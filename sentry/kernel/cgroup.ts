@@ -1,19 +1,79 @@
-// A sandbox's resource limits, enforced by the host kernel with cgroup v1
-// cgroups that tsvisor creates for the sandbox (one per controller, all named
-// after the sandbox) and removes at its end: `tsvisor do --memory SIZE` (the
-// memory controller; the sentry reads the same cgroup's accounting to show
-// the limit in /proc/meminfo) and `--pids-limit N` (the pids controller: a
-// fork bomb stops at N tasks with EAGAIN, as Linux answers at its limit).
+// A sandbox's resource limits, enforced by the host kernel with cgroups that
+// tsvisor creates for the sandbox and removes at its end: `tsvisor do
+// --memory SIZE` (the memory controller; the sentry reads the same cgroup's
+// accounting to show the limit in /proc/meminfo) and `--pids-limit N` (the
+// pids controller: a fork bomb stops at N tasks with EAGAIN, as Linux
+// answers at its limit).
 //
-// Only cgroups under <controller>/tsvisor/ are ever created, written or
-// removed here: the host's other cgroups (the machine's own supervisor lives
-// in one) are never touched, and the hierarchy is never remounted.
+// Either cgroup version, chosen as runc chooses: v2 when /sys/fs/cgroup is a
+// cgroup2 mount (a unified host), else v1 (a hybrid host's controllers are
+// its v1 ones). v1: one cgroup per controller, <controller>/tsvisor/<id>.
+// v2: one cgroup for everything, tsvisor/<id>, with the controllers it needs
+// enabled in tsvisor/'s cgroup.subtree_control; tsvisor uses only the
+// controllers the root already hands to its children, and never writes the
+// root.
+//
+// Only cgroups under tsvisor/ (v1: <controller>/tsvisor/) are ever created,
+// written or removed here: the host's other cgroups (the machine's own
+// supervisor lives in one) are never touched, and nothing is remounted.
 import fs from 'node:fs';
 import path from 'node:path';
 import { PAGE_SIZE } from '../abi/linux.js';
 
-/** Where the cgroup v1 controllers are mounted, one folder each. */
+/** Where the cgroup v1 controllers are mounted, one folder each; or, on a unified host, the cgroup2 hierarchy. */
 export const CGROUP_V1_ROOT = '/sys/fs/cgroup';
+/** cgroup v2: the folder of tsvisor's cgroups, one per sandbox (<id>) or OCI container (oci-<id>). */
+export const V2_TSVISOR_DIR = path.join(CGROUP_V1_ROOT, 'tsvisor');
+/** statfs's f_type of a cgroup2 mount. */
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+
+let version: 1 | 2 | undefined;
+
+/** 2 when /sys/fs/cgroup is cgroup2 (runc's test for a unified host), else 1. */
+export function hostCgroupVersion(): 1 | 2 {
+  if (version === undefined) {
+    try {
+      version = fs.statfsSync(CGROUP_V1_ROOT).type === CGROUP2_SUPER_MAGIC ? 2 : 1;
+    } catch {
+      version = 1;
+    }
+  }
+  return version;
+}
+
+/** cgroup v2: the controllers the root hands to its children (its cgroup.subtree_control); tsvisor can use only these. */
+export function v2DelegatedControllers(): Set<string> {
+  try {
+    return new Set(fs.readFileSync(path.join(CGROUP_V1_ROOT, 'cgroup.subtree_control'), 'latin1').trim().split(/\s+/).filter((c) => c !== ''));
+  } catch {
+    return new Set();
+  }
+}
+
+/**
+ * cgroup v2: makes tsvisor/<name>, with the controllers given enabled for
+ * it in tsvisor/'s cgroup.subtree_control (tsvisor/ itself never holds a
+ * process, as v2 wants of a cgroup that hands controllers down). what
+ * names the setting that wants each controller, for the message when the
+ * root does not delegate it.
+ */
+export function makeV2Cgroup(name: string, controllers: ReadonlyMap<string, string>): string {
+  const delegated = v2DelegatedControllers();
+  for (const [controller, what] of controllers) {
+    if (!delegated.has(controller)) {
+      throw new CgroupError(`${what} needs the ${controller} controller, which this host's cgroup v2 root does not hand to its children (${path.join(CGROUP_V1_ROOT, 'cgroup.subtree_control')})`);
+    }
+  }
+  const dir = path.join(V2_TSVISOR_DIR, name);
+  try {
+    fs.mkdirSync(V2_TSVISOR_DIR, { recursive: true });
+    if (controllers.size > 0) fs.writeFileSync(path.join(V2_TSVISOR_DIR, 'cgroup.subtree_control'), [...controllers.keys()].map((c) => `+${c}`).join(' '));
+    fs.mkdirSync(dir);
+  } catch (err) {
+    throw new CgroupError(`cannot create the cgroup ${dir}: ${errnoText(err)}`);
+  }
+  return dir;
+}
 /** The controllers tsvisor makes cgroups in. */
 export type Controller = 'memory' | 'pids';
 const CONTROLLERS: readonly Controller[] = ['memory', 'pids'];
@@ -113,8 +173,9 @@ function errnoText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Whether this host has the v1 controller mounted where tsvisor looks for it. */
+/** Whether tsvisor can use the controller here: v1, mounted where tsvisor looks for it; v2, handed down by the root. */
 export function hasController(controller: Controller): boolean {
+  if (hostCgroupVersion() === 2) return v2DelegatedControllers().has(controller);
   return fs.existsSync(path.join(CGROUP_V1_ROOT, controller, CONTROLLER_PROBE[controller]));
 }
 
@@ -139,16 +200,22 @@ export class SandboxCgroups {
     private readonly dirs: ReadonlyMap<Controller, string>,
     /** The memory limit as the kernel applied it, or null without --memory. */
     readonly memory: MemoryLimit | null,
+    /** cgroup v2 with a cgroup the caller made (an OCI container's): the caller removes it. */
+    private readonly owned = true,
   ) {}
 
   /**
-   * Creates <controller>/tsvisor/<id> for each limit given. Memory is limited
-   * on memory and, where the kernel accounts swap, on memory+swap too (else
-   * the program would swap past its limit instead of being stopped at it).
-   * All or nothing: on an error the cgroups made so far are removed.
+   * Creates the cgroups for the limits given: v1, <controller>/tsvisor/<id>
+   * for each; v2, tsvisor/<id>, or the limits go into v2Dir, the caller's
+   * cgroup (an OCI container's one cgroup: a process is in one v2 cgroup).
+   * Memory is limited on memory and, where the kernel accounts swap, swap is
+   * kept from it too (else the program would swap past its limit instead of
+   * being stopped at it). All or nothing: on an error the cgroups made so far
+   * are removed.
    */
-  static create(id: string, limits: CgroupLimits): SandboxCgroups {
+  static create(id: string, limits: CgroupLimits, v2Dir?: string): SandboxCgroups {
     if (!/^[A-Za-z0-9_-]+$/.test(id)) throw new CgroupError(`bad sandbox id '${id}'`);
+    if (hostCgroupVersion() === 2) return SandboxCgroups.createV2(id, limits, v2Dir);
     const dirs = new Map<Controller, string>();
     try {
       let memory: MemoryLimit | null = null;
@@ -174,6 +241,33 @@ export class SandboxCgroups {
     }
   }
 
+  private static createV2(id: string, limits: CgroupLimits, v2Dir: string | undefined): SandboxCgroups {
+    const wanted = new Map<string, string>();
+    if (limits.memoryBytes !== undefined) wanted.set('memory', OPTION_OF.memory);
+    if (limits.pids !== undefined) wanted.set('pids', OPTION_OF.pids);
+    const dir = v2Dir ?? makeV2Cgroup(id, wanted);
+    const dirs = new Map<Controller, string>();
+    try {
+      let memory: MemoryLimit | null = null;
+      if (limits.memoryBytes !== undefined) {
+        writeSetting(dir, 'memory.max', limits.memoryBytes);
+        if (fs.existsSync(path.join(dir, 'memory.swap.max'))) writeSetting(dir, 'memory.swap.max', 0);
+        const applied = Number(fs.readFileSync(path.join(dir, 'memory.max'), 'latin1').trim());
+        if (!Number.isSafeInteger(applied) || applied <= 0) throw new CgroupError(`${dir}: the kernel reports a memory limit of '${applied}'`);
+        memory = { limitBytes: applied, cgroupDir: dir };
+        dirs.set('memory', dir);
+      }
+      if (limits.pids !== undefined) {
+        writeSetting(dir, 'pids.max', limits.pids);
+        dirs.set('pids', dir);
+      }
+      return new SandboxCgroups(dirs, memory, v2Dir === undefined);
+    } catch (err) {
+      if (v2Dir === undefined) removeIfEmpty(dir, true);
+      throw err;
+    }
+  }
+
   /** The cgroup made under a controller, or undefined. */
   dir(controller: Controller): string | undefined {
     return this.dirs.get(controller);
@@ -181,7 +275,7 @@ export class SandboxCgroups {
 
   /** Writing a pid to each of these moves that process (all its threads) into the sandbox's cgroups. */
   get procsFiles(): string[] {
-    return [...this.dirs.values()].map((dir) => path.join(dir, 'cgroup.procs'));
+    return [...new Set(this.dirs.values())].map((dir) => path.join(dir, 'cgroup.procs'));
   }
 
   /**
@@ -191,8 +285,9 @@ export class SandboxCgroups {
    * Returns the cgroups still there.
    */
   async remove(timeoutMs = 5000): Promise<string[]> {
+    if (!this.owned) return [];
     const end = Date.now() + timeoutMs;
-    let left = [...this.dirs.values()];
+    let left = [...new Set(this.dirs.values())];
     for (;;) {
       left = left.filter((dir) => !removeIfEmpty(dir, true));
       if (left.length === 0 || Date.now() >= end) return left;
@@ -243,8 +338,9 @@ function removeIfEmpty(dir: string, goneIsRemoved: boolean): boolean {
  * sandbox still running is safe even if isLive were wrong.
  */
 export function removeStaleCgroups(isLive: (id: string) => boolean): void {
-  for (const controller of CONTROLLERS) {
-    const parent = tsvisorCgroups(controller);
+  // v2: one folder for sandboxes and OCI containers, whose oci-<id> cgroups are not a sandbox's to judge.
+  const parents = hostCgroupVersion() === 2 ? [V2_TSVISOR_DIR] : CONTROLLERS.map(tsvisorCgroups);
+  for (const parent of parents) {
     let names: string[];
     try {
       names = fs.readdirSync(parent, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
@@ -252,12 +348,17 @@ export function removeStaleCgroups(isLive: (id: string) => boolean): void {
       continue;
     }
     for (const name of names) {
-      if (!isLive(name)) removeIfEmpty(path.join(parent, name), false);
+      if (!name.startsWith('oci-') && !isLive(name)) removeIfEmpty(path.join(parent, name), false);
     }
   }
 }
 
-/** The cgroup's memory accounting, in bytes (memory.usage_in_bytes and memory.stat). */
+/** memory.stat's v2 names of the fields /proc/meminfo shows, by their v1 names (which MemoryUsage keeps). */
+const V1_NAME_OF_V2_STAT: Readonly<Record<string, string>> = {
+  anon: 'rss', file: 'cache', file_mapped: 'mapped_file', anon_thp: 'rss_huge', file_dirty: 'dirty', file_writeback: 'writeback',
+};
+
+/** The cgroup's memory accounting, in bytes (v1: memory.usage_in_bytes and memory.stat; v2: memory.current and memory.stat). */
 export interface MemoryUsage {
   readonly usage: number;
   /** memory.stat, hierarchical totals where the kernel gives them ("cache" is "total_cache"). */
@@ -269,10 +370,11 @@ export interface MemoryUsage {
  * read (the cgroup is being removed as the sandbox ends).
  */
 export function readMemoryUsage(cgroupDir: string): MemoryUsage | null {
+  const v2 = fs.existsSync(path.join(cgroupDir, 'memory.current'));
   let usageText: string;
   let statText: string;
   try {
-    usageText = fs.readFileSync(path.join(cgroupDir, 'memory.usage_in_bytes'), 'latin1');
+    usageText = fs.readFileSync(path.join(cgroupDir, v2 ? 'memory.current' : 'memory.usage_in_bytes'), 'latin1');
     statText = fs.readFileSync(path.join(cgroupDir, 'memory.stat'), 'latin1');
   } catch {
     return null;
@@ -286,13 +388,12 @@ export function readMemoryUsage(cgroupDir: string): MemoryUsage | null {
     if (key === undefined || value === undefined) continue;
     const n = Number(value);
     if (!Number.isFinite(n)) continue;
-    if (key.startsWith('total_')) total.set(key.slice('total_'.length), n);
+    if (v2) own.set(V1_NAME_OF_V2_STAT[key] ?? key, n);
+    else if (key.startsWith('total_')) total.set(key.slice('total_'.length), n);
     else own.set(key, n);
   }
-  // With use_hierarchy the limit is checked against the totals (own plus
-  // sub-cgroups), so they are the numbers that match it.
+  // v1 with use_hierarchy checks the limit against the totals (own plus
+  // sub-cgroups), so they are the numbers that match it; v2's are those already.
   for (const [k, v] of total) own.set(k, v);
   return { usage, stat: own };
 }
-
-
