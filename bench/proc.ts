@@ -12,6 +12,12 @@ export interface RunOptions {
   readonly onSpawn?: (pid: number) => void;
   /** Called with each chunk of stdout as it arrives (with captureStdout). */
   readonly onStdout?: (chunk: string) => void;
+  /**
+   * stdout and stderr to /dev/null: for a command that leaves a process
+   * behind holding them (an OCI runtime's create), whose result must not
+   * wait for that process.
+   */
+  readonly detachedOutput?: boolean;
 }
 
 export interface RunResult {
@@ -38,7 +44,7 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions): Pro
     let settled = false;
     const child = spawn(cmd, args, {
       // stdin is /dev/null so that no run waits on the terminal.
-      stdio: ['ignore', opts.captureStdout ? 'pipe' : 'ignore', 'pipe'],
+      stdio: opts.detachedOutput ? 'ignore' : ['ignore', opts.captureStdout ? 'pipe' : 'ignore', 'pipe'],
       env: opts.env ?? process.env,
     });
     const finish = (spawnError?: string): void => {

@@ -368,6 +368,96 @@ interface OciFigures {
   readonly runc: Outcome;
   readonly crun: Outcome;
   readonly details: string;
+  /** create + start + delete, as Docker and containerd call a runtime: ratio lines and details. */
+  readonly lifecycle: { readonly summary: readonly string[]; readonly details: string };
+}
+
+/** How a runtime is called: its executable and the global flags before each command. */
+interface OciRuntime {
+  readonly name: string;
+  readonly cmd: string;
+  readonly global: readonly string[];
+}
+
+/** One container's create, start and delete, each timed; the wait for its exit between start and delete is not. */
+interface LifecycleCollectors {
+  readonly create: Collector;
+  readonly start: Collector;
+  readonly delete: Collector;
+  readonly total: Collector;
+}
+
+/** The container's status from `state`, or why there is none. */
+async function ociStatus(rt: OciRuntime, id: string): Promise<string> {
+  const r = await run(rt.cmd, [...rt.global, 'state', id], { timeoutMs: P.timeoutMs, captureStdout: true });
+  if (failure(r) !== null) return `state: ${failure(r)}`;
+  try {
+    return (JSON.parse(r.stdout) as { status: string }).status;
+  } catch {
+    return 'state: not JSON';
+  }
+}
+
+/**
+ * One create, start, (wait for /bin/true to end), delete: the path Docker and
+ * containerd's shim take. Returns the three times, or why it failed (the
+ * container is then deleted with --force, untimed).
+ */
+async function ociLifecycleOnce(rt: OciRuntime, bundle: string, id: string): Promise<{ create: number; start: number; delete: number } | string> {
+  const o = { timeoutMs: P.timeoutMs };
+  const step = async (args: readonly string[], detached = false): Promise<RunResult> =>
+    run(rt.cmd, [...rt.global, ...args], detached ? { ...o, detachedOutput: true } : o);
+  const fail = async (why: string): Promise<string> => {
+    await step(['delete', '--force', id]);
+    return why;
+  };
+  const c = await step(['create', '--bundle', bundle, id], true);
+  if (failure(c) !== null) return fail(`create: ${failure(c)}`);
+  const s = await step(['start', id]);
+  if (failure(s) !== null) return fail(`start: ${failure(s)}`);
+  const end = Date.now() + P.timeoutMs;
+  for (let st = await ociStatus(rt, id); st !== 'stopped'; st = await ociStatus(rt, id)) {
+    if (Date.now() > end) return fail(`still ${st} after start`);
+    await new Promise<void>((r) => setTimeout(r, 10));
+  }
+  const d = await step(['delete', id]);
+  if (failure(d) !== null) return fail(`delete: ${failure(d)}`);
+  return { create: c.wallMs, start: s.wallMs, delete: d.wallMs };
+}
+
+// 5b: create + start + delete of the /bin/true bundle for tsvisor, runc and runsc.
+async function figureOciLifecycle(runtimes: readonly OciRuntime[], bundle: string): Promise<OciFigures['lifecycle']> {
+  const all = new Map<string, LifecycleCollectors>(runtimes.map((rt) => [rt.name, { create: new Collector(), start: new Collector(), delete: new Collector(), total: new Collector() }]));
+  let seq = 0;
+  for (const rt of runtimes) await ociLifecycleOnce(rt, bundle, `life-warm-${rt.name}`);
+  for (let i = 0; i < P.oci.rounds; i++) {
+    log(`OCI create, start, delete of /bin/true, round ${i + 1}/${P.oci.rounds}`);
+    for (const rt of runtimes) {
+      const c = all.get(rt.name)!;
+      const r = await ociLifecycleOnce(rt, bundle, `life-${++seq}`);
+      if (typeof r === 'string') {
+        for (const k of [c.create, c.start, c.delete, c.total]) k.fail(r);
+        continue;
+      }
+      c.create.values.push(r.create);
+      c.start.values.push(r.start);
+      c.delete.values.push(r.delete);
+      c.total.values.push(r.create + r.start + r.delete);
+    }
+  }
+  const outcomes = (pick: (c: LifecycleCollectors) => Collector): [string, Outcome][] =>
+    runtimes.map((rt) => [rt.name, pick(all.get(rt.name)!).outcome()]);
+  const total = new Map(outcomes((c) => c.total));
+  const ratio = (peer: string): string[] => total.has(peer) ? [renderRatio(`tsvisor / ${peer}`, total.get('tsvisor')!, total.get(peer)!)] : [];
+  return {
+    summary: ['`create` + `start` + `delete` of the same bundle, as Docker and containerd call a runtime (the wait for the exit is not counted):', ...ratio('runsc'), ...ratio('runc')],
+    details: [
+      renderNamedDetails('OCI create + start + delete, /bin/true (ms)', outcomes((c) => c.total)),
+      renderNamedDetails('  of which create (ms)', outcomes((c) => c.create)),
+      renderNamedDetails('  of which start (ms)', outcomes((c) => c.start)),
+      renderNamedDetails('  of which delete (ms)', outcomes((c) => c.delete)),
+    ].join('\n'),
+  };
 }
 
 const OCI_PEERS = { runc: '/usr/sbin/runc', crun: '/usr/bin/crun' } as const;
@@ -437,6 +527,12 @@ async function figureOci(b: Built, runsc: RunscProbe): Promise<OciFigures> {
     }
     for (const k of configs) k.c.notes.push(`${P.oci.rounds} runs, \`${k.name} run\` spawn to exit`);
   }
+  const lifecycleRuntimes: OciRuntime[] = [{ name: 'tsvisor', cmd: FRONT_END, global: ['--root', path.join(roots, 'tsvisor')] }];
+  if (fs.existsSync(OCI_PEERS.runc)) lifecycleRuntimes.push({ name: 'runc', cmd: OCI_PEERS.runc, global: ['--root', path.join(roots, 'runc')] });
+  if (runsc.ok) lifecycleRuntimes.push({ name: 'runsc', cmd: RUNSC, global: ['--root', path.join(roots, 'runsc'), ...runsc.flags] });
+  const lifecycle = typeof bundle === 'string'
+    ? await figureOciLifecycle(lifecycleRuntimes, bundle)
+    : { summary: [`create + start + delete: ${bundle.error}`], details: '' };
   const outcome = (c: Collector, name: keyof typeof OCI_PEERS | 'tsvisor' | 'runsc'): Outcome => {
     if (typeof bundle !== 'string') return failed(bundle.error);
     if (name === 'runsc' && !runsc.ok) return failed(runsc.reason);
@@ -454,6 +550,7 @@ async function figureOci(b: Built, runsc: RunscProbe): Promise<OciFigures> {
     runc: runcO,
     crun: crunO,
     details: renderNamedDetails(label, [['runc', runcO], ['crun', crunO], ['runsc', rsO], ['tsvisor', tsvO]]),
+    lifecycle,
   };
 }
 
@@ -464,6 +561,7 @@ function ociSummary(oci: OciFigures): string[] {
     renderRatio('tsvisor run / runsc run (goal: below 1.00x)', oci.tsvisor, oci.runsc),
     renderRatio('tsvisor run / crun run (crun in a private mount namespace, via unshare and sh)', oci.tsvisor, oci.crun),
     renderRatio('tsvisor run / runc run', oci.tsvisor, oci.runc),
+    ...oci.lifecycle.summary,
   ];
 }
 
@@ -479,6 +577,7 @@ async function ociOnly(t0: number, built: Built): Promise<number> {
     ...ociSummary(oci),
     '',
     oci.details,
+    oci.lifecycle.details,
     `bench took ${((Date.now() - t0) / 1000).toFixed(1)} s`,
     '',
   ].join('\n'));
@@ -562,6 +661,7 @@ async function main(): Promise<number> {
     renderDetails(rows),
     renderMechanismDetails(g.native, g.mechanisms),
     oci.details,
+    oci.lifecycle.details,
     '',
     runsc.ok ? `runsc: ${RUNSC} ${runsc.flags.join(' ')} do ...` : `runsc: unavailable (${runsc.reason})`,
     `bench took ${((Date.now() - t0) / 1000).toFixed(1)} s`,
