@@ -53,7 +53,18 @@ export interface TmpfsMount {
   readonly mode?: number;
 }
 
-export type ExtraMount = BindMount | TmpfsMount;
+/**
+ * The sandbox's POSIX message queues (its ipc namespace's mqueue
+ * filesystem) at target, as an OCI spec's mqueue mount asks: the gofer
+ * launcher makes the place, the app launcher mounts it once the namespace
+ * exists, in the sandbox's mount namespace and in the gofer's.
+ */
+export interface MqueueMount {
+  readonly kind: 'mqueue';
+  readonly target: string;
+}
+
+export type ExtraMount = BindMount | TmpfsMount | MqueueMount;
 
 export interface SandboxOptions {
   /** Directory whose tree is the sandbox's root (the lower layer of its overlay, if it has one). */
@@ -356,6 +367,7 @@ async function runSandboxOn(opts: SandboxOptions): Promise<SandboxResult> {
       ...(cgroups?.procsFiles ?? []).filter((f) => !opts.oci?.cgroupProcs.includes(f)).flatMap((f) => ['--cgroup-procs', f]), ...terminalArgs,
       ...(gateFd >= 0 ? ['--net-ready-fd', String(gateFd)] : []),
       ...idMapArgs(opts.idMappings),
+      ...mounts.flatMap((m) => m.kind === 'mqueue' ? ['--mqueue', m.target] : []),
       ...ociLauncherArgs(opts.oci), '--', ...opts.argv,
     ], {
       stdio: ['inherit', 'inherit', 'inherit', controlLauncherSide, ...(opts.oci?.launcherFds ?? []), readySentrySide, ...(gateFd >= 0 ? ['pipe' as const] : [])],
@@ -560,6 +572,7 @@ function ociLauncherArgs(oci: OciSandboxHooks | undefined): string[] {
 /** The launcher's argv for one extra mount (see native/launcher/launcher.h). */
 function mountArgs(m: ExtraMount): string[] {
   if (m.kind === 'bind') return ['--bind', m.source, m.target, m.readOnly ? 'ro' : 'rw'];
+  if (m.kind === 'mqueue') return ['--mqueue', m.target];
   const opts = [
     ...(m.size !== undefined ? [`size=${m.size}`] : []),
     ...(m.mode !== undefined ? [`mode=${m.mode.toString(8).padStart(4, '0')}`] : []),

@@ -124,6 +124,36 @@ describe('a writable root (root.readonly false, --overlay2 none: the default)', 
   });
 });
 
+describe('an mqueue mount (every spec has /dev/mqueue)', () => {
+  it('shows the container\'s own message queues, which mq_* and the files both reach, as runc shows them', () => {
+    // mq: test/helpers/mq.c, static (the busybox rootfs has no libc).
+    const script = [
+      'grep -c " /dev/mqueue .* - mqueue mqueue " /proc/self/mountinfo',
+      'ls /dev/mqueue',
+      'mq create /jobs', 'mq create /jobs', 'mq send /jobs first',
+      'ls -ln /dev/mqueue | grep jobs | sed "s/ \\+/ /g" | cut -d" " -f1,3,4,5',
+      'cat /dev/mqueue/jobs',
+      'mq recv /jobs',
+      'echo > /dev/mqueue/made-by-open; mq open /made-by-open',
+      'rm /dev/mqueue/jobs /dev/mqueue/made-by-open', 'mq open /jobs', 'ls /dev/mqueue',
+    ].join('; ');
+    const { dir, rootfs } = bundle((c) => {
+      c.root.readonly = true;
+      c.process.args = ['sh', '-c', script];
+    });
+    execFileSync('gcc', ['-static', '-O1', '-Wall', '-Werror', '-o', path.join(rootfs, 'bin', 'mq'), path.join(HELPERS_DIR, 'mq.c')]);
+    const ours = tsvisor(['run', '--bundle', dir, `mq${seq}`]);
+    expect(ours.status, ours.stderr).toBe(0);
+    const theirs = runc(['run', '--bundle', dir, `mq${seq}`]);
+    expect(theirs.status, theirs.stderr).toBe(0);
+    expect(ours.stdout).toBe(theirs.stdout);
+    expect(ours.stdout).toBe([
+      '1', 'create: 0', 'create: EEXIST', 'send: 0', '-rw-r----- 0 0 80',
+      'QSIZE:5          NOTIFY:0     SIGNO:0     NOTIFY_PID:0     ', 'recv: first', 'recv: 0', 'open: 0', 'open: ENOENT', '',
+    ].join('\n'));
+  });
+});
+
 describe('--overlay2', () => {
   for (const flag of ['root:memory', 'all:memory', 'root:self']) {
     it(`${flag}: the program sees its writes, the rootfs and the bundle keep none of them`, () => {

@@ -205,8 +205,10 @@ function translateMount(m: Mount, field: string): ExtraMount[] {
     if (dest === builtIn) return [];
     throw new SpecError(`${field}.destination`, `a ${m.type} mount is supported at ${builtIn} only (the sandbox's own), not at ${dest}`);
   }
-  // POSIX message queues are syscalls (mq_open...), which the sentry answers; their filesystem is not mounted.
-  if (m.type === 'mqueue') return [];
+  if (m.type === 'mqueue') {
+    checkTarget(dest, field);
+    return [{ kind: 'mqueue', target: dest }];
+  }
   if (m.type === 'tmpfs') {
     // The sandbox's /dev is a tmpfs of its own already, with its devices.
     if (dest === '/dev') return [];

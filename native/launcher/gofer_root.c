@@ -17,7 +17,8 @@
  *               (--tty) or, with --console-pty, the sandbox's own first pty
  * merged/sys    a small read-only tmpfs: CPU counts, an empty cgroup tmpfs
  *               and empty class folders
- * then the --bind and --tmpfs mounts (mounts.c), in the order given.
+ * then the --bind and --tmpfs mounts (mounts.c), in the order given, and the
+ * places of the --mqueue ones.
  */
 #define _GNU_SOURCE
 #include "launcher.h"
@@ -235,21 +236,24 @@ static void parse(int argc, char **argv, struct gofer_opts *o) {
     } else if (strcmp(opt, "--tty") == 0) {
       if (o->nttys == 3) die("at most three --tty");
       o->ttys[o->nttys++] = v[0];
-    } else if (strcmp(opt, "--bind") == 0 || strcmp(opt, "--tmpfs") == 0) {
-      if (o->nmounts == MAX_MOUNTS) die("at most %d --bind and --tmpfs", MAX_MOUNTS);
+    } else if (strcmp(opt, "--bind") == 0 || strcmp(opt, "--tmpfs") == 0 || strcmp(opt, "--mqueue") == 0) {
+      if (o->nmounts == MAX_MOUNTS) die("at most %d --bind, --tmpfs and --mqueue", MAX_MOUNTS);
       struct mount_req *m = &o->mounts[o->nmounts++];
       if (opt[2] == 'b') {
         if (strcmp(v[2], "rw") != 0 && strcmp(v[2], "ro") != 0) die("--bind %s %s: rw or ro, not %s", v[0], v[1], v[2]);
         *m = (struct mount_req){.kind = MOUNT_BIND, .src = v[0], .dst = v[1], .read_only = v[2][1] == 'o'};
-      } else {
+      } else if (opt[2] == 't') {
         *m = (struct mount_req){.kind = MOUNT_TMPFS, .dst = v[0], .opts = v[1]};
+      } else {
+        /* Only the place here: the app launcher mounts it in the sandbox's ipc namespace. */
+        *m = (struct mount_req){.kind = MOUNT_MQUEUE_DIR, .dst = v[0]};
       }
     } else die("unknown option %s", opt);
   }
   if (!o->lower || !o->state || i >= argc)
     die("usage: gofer --lower DIR --state DIR [--overlay memory|dir|none|direct] [--upper-dir DIR] [--ready-fd N] "
         "[--tty /dev/pts/N]... [--console-pty FD] [--root-owner UID:GID] [--uid-map MAP --gid-map MAP --userns-fd N] "
-        "[--bind SRC DST rw|ro]... [--tmpfs DST OPTS]... -- CMD...");
+        "[--bind SRC DST rw|ro]... [--tmpfs DST OPTS]... [--mqueue DST]... -- CMD...");
   if ((o->overlay == OVERLAY_DIR) != (o->upper_dir != NULL)) die("--upper-dir goes with --overlay dir, and only with it");
   if (o->console_pty_fd >= 0 && o->nttys > 0) die("--console-pty and --tty both name /dev/console: give one");
   if (!o->uid_map[0] != !o->gid_map[0] || !o->uid_map[0] != (o->userns_fd < 0))

@@ -46,6 +46,7 @@
 
 #define MAX_CGROUPS 8
 #define MAX_SYSCTLS 256
+#define MAX_MQUEUES 16
 
 struct jail_opts {
   const char *mntns_of, *root, *cwd, *hostname;
@@ -78,6 +79,9 @@ struct jail_opts {
   /* OCI linux.sysctl: KEY=VALUE, written in the sandbox's namespaces. */
   const char *sysctls[MAX_SYSCTLS];
   int n_sysctls;
+  /* OCI mqueue mounts: where each goes (the gofer launcher made the place). */
+  const char *mqueues[MAX_MQUEUES];
+  int n_mqueues;
   /* OCI linux.uidMappings / gidMappings as uid_map / gid_map text
    * ("NS HOST SIZE" lines); empty: the one-to-one map. */
   char uid_map[ID_MAP_TEXT], gid_map[ID_MAP_TEXT];
@@ -145,6 +149,10 @@ static void parse(int argc, char **argv, struct jail_opts *o) {
     else if (strcmp(argv[i - 1], "--gid-map") == 0) parse_id_map("--gid-map", v, o->gid_map);
     else if (strcmp(argv[i - 1], "--seccomp-fd") == 0) o->seccomp_fd = fd_option(argv[i - 1], v, CONTROL_FD + 1);
     else if (strcmp(argv[i - 1], "--seccomp-flags") == 0) o->seccomp_flags = (unsigned int)strtoul(v, NULL, 10);
+    else if (strcmp(argv[i - 1], "--mqueue") == 0) {
+      if (o->n_mqueues == MAX_MQUEUES) die("at most %d --mqueue", MAX_MQUEUES);
+      o->mqueues[o->n_mqueues++] = v;
+    }
     else if (strcmp(argv[i - 1], "--sysctl") == 0) {
       if (o->n_sysctls == MAX_SYSCTLS) die("at most %d --sysctl", MAX_SYSCTLS);
       if (!strchr(v, '=') || *v == '=') die("--sysctl %s: expected KEY=VALUE", v);
@@ -182,7 +190,7 @@ static void parse(int argc, char **argv, struct jail_opts *o) {
   if ((o->uid_map[0] == '\0') != (o->gid_map[0] == '\0')) die("--uid-map and --gid-map go together");
   if (!o->mntns_of || !o->root || i >= argc)
     die("usage: app --mntns-of PID --root DIR [--cwd DIR] [--net none|host] [--init yes|no] "
-        "[--platform seccomp|ptrace] [--cgroup-procs FILE]... [--terminal /dev/pts/N] -- CMD...");
+        "[--platform seccomp|ptrace] [--cgroup-procs FILE]... [--mqueue DST]... [--terminal /dev/pts/N] -- CMD...");
   o->argv = argv + i;
 }
 
@@ -231,6 +239,9 @@ static void enter_root(const struct jail_opts *o) {
    * sandbox's processes through it, with the sandbox's pid numbers. */
   if (mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) die_errno("mount proc");
   mask_proc(o->root);
+  /* Our ipc namespace's message queues, in our mount namespace: what the
+   * sentry's mount table and /proc/self/mountinfo show. */
+  for (int i = 0; i < o->n_mqueues; i++) mount_mqueue(o->root, o->mqueues[i]);
   if (chdir(o->root) < 0) die_errno("chdir %s", o->root);
   if (syscall(SYS_pivot_root, ".", ".") < 0) die_errno("pivot_root");
   if (umount2(".", MNT_DETACH) < 0) die_errno("detach the old root");
@@ -518,6 +529,20 @@ static void await_root(int fd) {
   close(fd);
 }
 
+/* The same message queues in the gofer's mount namespace (ours), where the
+ * sandbox's files are served from: mounted from the child's ipc namespace,
+ * which this launcher joins for good (it has no other use for one), as host
+ * root, before the child runs. The child mounts its own view (enter_root). */
+static void share_mqueues(const struct jail_opts *o, pid_t child) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/ns/ipc", child);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) die_errno("open %s", path);
+  if (setns(fd, CLONE_NEWIPC) < 0) die_errno("setns(the sandbox's ipc namespace)");
+  close(fd);
+  for (int i = 0; i < o->n_mqueues; i++) mount_mqueue(o->root, o->mqueues[i]);
+}
+
 int jail_main(int argc, char **argv) {
   struct jail_opts o;
   parse(argc, argv, &o);
@@ -561,6 +586,7 @@ int jail_main(int argc, char **argv) {
   write_file(path, o.uid_map[0] ? o.uid_map : "0 0 4294967295\n");
   snprintf(path, sizeof path, "/proc/%d/gid_map", pid);
   write_file(path, o.gid_map[0] ? o.gid_map : "0 0 4294967295\n");
+  if (o.n_mqueues > 0) share_mqueues(&o, pid);
   char hpid[16];
   int n = snprintf(hpid, sizeof hpid, "%d", pid);
   control_send("HPID", hpid, (size_t)n, -1);

@@ -79,7 +79,10 @@ void control_send(const char *tag, const void *payload, size_t len, int fd_to_pa
 size_t control_recv(const char *want_tag, void *buf, size_t cap);
 
 /* mounts.c: the sandbox root's extra mounts, below STATE/merged */
-enum mount_kind { MOUNT_BIND, MOUNT_TMPFS };
+/* MOUNT_MQUEUE_DIR: where an mqueue filesystem goes, made by the gofer
+ * launcher; the app launcher mounts it once the sandbox's ipc namespace
+ * exists (mount_mqueue). */
+enum mount_kind { MOUNT_BIND, MOUNT_TMPFS, MOUNT_MQUEUE_DIR };
 struct mount_req {
   enum mount_kind kind;
   const char *src;  /* bind: the host path */
@@ -94,6 +97,10 @@ void bind_root(const char *lower, const char *merged, int read_only);
  * namespace do. */
 extern long sandbox_root_uid, sandbox_root_gid;
 void apply_mounts(const char *merged, const struct mount_req *mounts, int n, int may_create);
+/* The mqueue filesystem of the caller's ipc namespace at dst below merged,
+ * in the caller's mount namespace (nosuid, nodev, noexec, as runc's spec
+ * gives it). dst exists already (MOUNT_MQUEUE_DIR). */
+void mount_mqueue(const char *merged, const char *dst);
 
 /* terminal.c: the sandbox's own pty (tsvisor do on a terminal) */
 void make_console_pty(const char *dev_dir, int sock);

@@ -1,4 +1,4 @@
-/* The sandbox root's extra mounts (`--bind`, `--tmpfs`) and the bound root
+/* The sandbox root's extra mounts (`--bind`, `--tmpfs`, `--mqueue`) and the bound root
  * of `--overlay none` (read-only) and `--overlay direct` (read-write), in the
  * gofer's private mount namespace.
  *
@@ -167,6 +167,14 @@ static void tmpfs_mount(int root, const struct mount_req *m, int may_create) {
   attach(mnt, target_fd(root, m->dst, 1, may_create, what), what);
 }
 
+/* Made even in a read-only root: its usual place, /dev/mqueue, is in the
+ * sandbox's own /dev (a tmpfs); elsewhere in such a root mkdir says EROFS. */
+static void mqueue_dir(int root, const struct mount_req *m) {
+  char what[4200];
+  snprintf(what, sizeof what, "--mqueue %s", m->dst);
+  close(target_fd(root, m->dst, 1, 1, what));
+}
+
 void apply_mounts(const char *merged, const struct mount_req *mounts, int n, int may_create) {
   if (n == 0) return;
   int root = open(merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -174,7 +182,25 @@ void apply_mounts(const char *merged, const struct mount_req *mounts, int n, int
   /* In the order given: a later mount may go inside an earlier one. */
   for (int i = 0; i < n; i++) {
     if (mounts[i].kind == MOUNT_BIND) bind_mount(root, &mounts[i], may_create);
-    else tmpfs_mount(root, &mounts[i], may_create);
+    else if (mounts[i].kind == MOUNT_TMPFS) tmpfs_mount(root, &mounts[i], may_create);
+    else mqueue_dir(root, &mounts[i]);
   }
+  close(root);
+}
+
+void mount_mqueue(const char *merged, const char *dst) {
+  char what[4200];
+  snprintf(what, sizeof what, "--mqueue %s", dst);
+  int root = open(merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) die_errno("%s: open %s", what, merged);
+  /* fsopen takes the ipc namespace the caller is in now. */
+  int fsfd = fsopen("mqueue", FSOPEN_CLOEXEC);
+  if (fsfd < 0) die_errno("%s: fsopen", what);
+  if (fsconfig(fsfd, FSCONFIG_SET_STRING, "source", "mqueue", 0) < 0) die_errno("%s: source", what);
+  if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) die_errno("%s: create", what);
+  int mnt = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+  if (mnt < 0) die_errno("%s: fsmount", what);
+  close(fsfd);
+  attach(mnt, target_fd(root, dst, 1, 0, what), what);
   close(root);
 }
