@@ -205,7 +205,7 @@ function actionKey(action: Action): string {
     case 'check_args':
       return `args:${action.rules.map((rule) => `${rule.arg}=${rule.value}:${rule.errno}`).join(',')}`;
     case 'allow_args':
-      return `allow:${action.rules.map((rule) => `${rule.arg}=${rule.value}`).join(',')}:${action.otherwise}`;
+      return `allow:${action.rules.map((rule) => `${rule.arg}&${rule.mask ?? 'all'}=${rule.value}`).join(',')}:${action.otherwise}`;
   }
 }
 
@@ -225,6 +225,9 @@ function actionFor(entry: SyscallEntry, trapAction: number): Action {
         if (!Number.isInteger(rule.arg) || rule.arg < 0 || rule.arg > 5) throw new Error(`seccomp-bpf: ${entry.name}: no argument ${rule.arg}`);
         if (!Number.isInteger(rule.value) || rule.value < 0 || rule.value > 0xffffffff) {
           throw new Error(`seccomp-bpf: ${entry.name}: rule value ${rule.value} does not fit 32 bits`);
+        }
+        if (rule.mask !== undefined && (!Number.isInteger(rule.mask) || rule.mask <= 0 || rule.mask > 0xffffffff || (rule.value & ~rule.mask) >>> 0 !== 0)) {
+          throw new Error(`seccomp-bpf: ${entry.name}: rule mask ${rule.mask} is not a nonzero 32-bit mask covering the value`);
         }
       }
       return { kind: 'allow_args', rules: entry.argAllow, otherwise: trapAction };
@@ -378,7 +381,8 @@ function emitArgChecks(asm: Assembler, rules: readonly ArgDenyRule[], labelFor: 
 
 /**
  * Allows the call when one rule's argument equals its value in all 64 bits
- * (the high word must be 0: values are at most 32 bits); otherwise `otherwise`.
+ * (the high word must be 0: values are at most 32 bits), or, for a rule with
+ * a mask, when its low word ANDed with the mask does; otherwise `otherwise`.
  */
 function emitAllowChecks(asm: Assembler, rules: readonly ArgAllowRule[], otherwise: number): void {
   const allow = asm.newLabel();
@@ -386,6 +390,12 @@ function emitAllowChecks(asm: Assembler, rules: readonly ArgAllowRule[], otherwi
     const highWord = asm.newLabel();
     const next = asm.newLabel();
     asm.loadWord(argLowWordOffset(rule.arg));
+    if (rule.mask !== undefined) {
+      asm.andImmediate(rule.mask);
+      asm.jump(BPF_JEQ, rule.value >>> 0, allow, next);
+      asm.place(next);
+      continue;
+    }
     asm.jump(BPF_JEQ, rule.value >>> 0, highWord, next);
     asm.place(highWord);
     asm.loadWord(argHighWordOffset(rule.arg));

@@ -83,20 +83,24 @@ interface ParsedDisposition {
 
 function parseAllowRules(rulesText: string, args: readonly ArgSpec[], lineNumber: number): ArgAllowRule[] {
   const rules = rulesText.split(',').map((ruleText): ArgAllowRule => {
-    const rule = /^([A-Za-z_][A-Za-z0-9_]*)=([0-9]+):passthrough$/.exec(ruleText.trim());
-    if (!rule) throw new TblError(lineNumber, `argument rule '${ruleText}' is not arg=value:passthrough`);
-    const [, argName, valueText] = rule as unknown as [string, string, string];
+    const rule = /^([A-Za-z_][A-Za-z0-9_]*)(?:&(0x[0-9a-fA-F]+|[0-9]+))?=([0-9]+):passthrough$/.exec(ruleText.trim());
+    if (!rule) throw new TblError(lineNumber, `argument rule '${ruleText}' is not arg=value:passthrough or arg&mask=value:passthrough`);
+    const [, argName, maskText, valueText] = rule as unknown as [string, string, string | undefined, string];
     const arg = args.findIndex((spec) => spec.name === argName);
     if (arg < 0) throw new TblError(lineNumber, `argument rule names '${argName}', which is not an argument`);
     const value = parseInteger(valueText, lineNumber, 'rule value');
     if (value > 0xffffffff) throw new TblError(lineNumber, `rule value ${valueText} does not fit 32 bits`);
-    return { arg, value };
+    if (maskText === undefined) return { arg, value };
+    const mask = parseInteger(maskText, lineNumber, 'rule mask');
+    if (mask === 0 || mask > 0xffffffff) throw new TblError(lineNumber, `rule mask ${maskText} is not a nonzero 32-bit mask`);
+    if ((value & ~mask) >>> 0 !== 0) throw new TblError(lineNumber, `rule value ${valueText} has bits outside its mask ${maskText}: it could never match`);
+    return { arg, value, mask };
   });
   if (rules.length === 0) throw new TblError(lineNumber, 'empty argument rule list');
   return rules;
 }
 
-// emulated | emulated[arg=value:passthrough,...] | passthrough | passthrough[arg=value:ERRNO,...] | denied:ERRNO
+// emulated | emulated[arg=value:passthrough,...] | emulated[arg&mask=value:passthrough] | passthrough | passthrough[arg=value:ERRNO,...] | denied:ERRNO
 function parseDisposition(token: string, args: readonly ArgSpec[], lineNumber: number): ParsedDisposition {
   const match = /^([a-z]+)(?::([A-Z][A-Z0-9]*))?(?:\[([^\]]*)\])?$/.exec(token);
   if (!match) throw new TblError(lineNumber, `disposition '${token}' is malformed`);
@@ -188,7 +192,7 @@ function renderEntry(entry: SyscallEntry): string {
     fields.push(`argDeny: [${rules.join(', ')}]`);
   }
   if (entry.argAllow !== undefined) {
-    const rules = entry.argAllow.map((rule) => `{ arg: ${rule.arg}, value: 0x${rule.value.toString(16)} }`);
+    const rules = entry.argAllow.map((rule) => `{ arg: ${rule.arg}, value: 0x${rule.value.toString(16)}${rule.mask !== undefined ? `, mask: 0x${rule.mask.toString(16)}` : ''} }`);
     fields.push(`argAllow: [${rules.join(', ')}]`);
   }
   fields.push(`ret: ${quote(entry.ret)}`, `args: [${args}]`);

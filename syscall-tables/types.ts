@@ -122,11 +122,14 @@ export interface ArgDenyRule {
 /**
  * Let an emulated call run natively in the filter itself when args[arg] (all
  * 64 bits) equals value: sendto with a NULL address moves bytes on a
- * connected socket, and only a named destination needs the sentry.
+ * connected socket, and only a named destination needs the sentry. With a
+ * mask, when the argument's low 32 bits ANDed with mask equal value (for an
+ * argument the kernel reads as 32 bits): clone without a namespace flag.
  */
 export interface ArgAllowRule {
   readonly arg: number;
   readonly value: number;
+  readonly mask?: number;
 }
 
 export interface SyscallEntry {

@@ -2,7 +2,7 @@
 // emulated by the sentry (a cached answer, checked against the parent's
 // pidfd), so it must stay right across fork and across a parent's death.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { differential, makeWorkDir, removeDir, runSandboxed } from './helpers/sandbox.js';
+import { compileHelper, differential, makeWorkDir, removeDir, runSandboxed } from './helpers/sandbox.js';
 
 let work: string;
 beforeAll(() => {
@@ -52,5 +52,19 @@ describe('getppid', () => {
     // The shell waits long enough for the orphan to print.
     const r = await runSandboxed(['sh', '-c', `python3 -c '${program}'; sleep 1`], { cwd: work });
     expect(r.stdout).toBe('before True after 1\n');
+  });
+});
+
+describe('fork under a stream of signals', () => {
+  // A fork that was trapped waited for the sentry, and a signal caught by a
+  // handler without SA_RESTART (busybox ash's SIGCHLD) ended that wait with
+  // EINTR ("can't fork: Interrupted system call"), where Linux restarts it.
+  // clone without a namespace flag now runs natively, as fork and vfork do.
+  it('never fails with EINTR, as natively', async () => {
+    const helper = compileHelper('fork-signals', work);
+    const d = await differential([helper, '500'], { cwd: work });
+    expect(d.native.stdout).toBe('forks 500 eintr 0 other 0\n');
+    expect(d.sandboxed.stderr).toBe('');
+    expect(d.sandboxed.stdout).toBe(d.native.stdout);
   });
 });

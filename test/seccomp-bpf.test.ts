@@ -10,8 +10,11 @@ import { call, errnos, FilterProbe, type ProbeRun } from './helpers/filter-probe
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BPF_ABS,
+  BPF_ALU,
+  BPF_AND,
   BPF_JA,
   BPF_JMP,
+  BPF_K,
   BPF_LD,
   BPF_MAXINSNS,
   BPF_RET,
@@ -26,10 +29,11 @@ import {
   X32_SYSCALL_BIT,
   type FilterOptions,
 } from '../platform/seccomp-bpf.js';
-import { AUDIT_ARCH_X86_64, MAX_SYSCALL_NR, NR, SYSCALLS, type ArgDenyRule, type SyscallEntry } from '../syscall-tables/index.js';
+import { AUDIT_ARCH_X86_64, MAX_SYSCALL_NR, NR, SYSCALLS, type ArgAllowRule, type ArgDenyRule, type SyscallEntry } from '../syscall-tables/index.js';
 
 const EPERM = 1;
 const EBADF = 9;
+const EINVAL = 22;
 const ENOTTY = 25;
 const ENOSYS = 38;
 const EHWPOISON = 133; // the trap marker
@@ -109,7 +113,10 @@ function checkStructure(program: Buffer): number {
     }
     if (isAlways(insn)) successors.push(pc + 1 + insn.k);
     else if (isJump(insn)) successors.push(pc + 1 + insn.jt, pc + 1 + insn.jf);
-    else {
+    else if (insn.code === (BPF_ALU | BPF_AND | BPF_K)) {
+      // A &= k: a masked argument check (clone's namespace flags).
+      successors.push(pc + 1);
+    } else {
       // Loads: only 32-bit absolute loads of an aligned seccomp_data field.
       expect(insn.code).toBe(BPF_LD | BPF_W | BPF_ABS);
       expect(insn.k % 4).toBe(0);
@@ -244,6 +251,20 @@ describe('the real table on the real kernel', () => {
     expect(errnos(probe(realFilter(), calls), calls.length)).toEqual([EBADF, EHWPOISON, EHWPOISON]);
   });
 
+  it('runs clone natively without a namespace flag (low 32 bits) and traps it with one', () => {
+    // CLONE_SIGHAND without CLONE_VM: Linux answers EINVAL before it makes anything.
+    const CLONE_SIGHAND = 0x800;
+    const namespaceFlags = [0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000, 0x00000080];
+    const calls = [
+      call(NR.clone, CLONE_SIGHAND, 0, 0, 0, 0),
+      ...namespaceFlags.map((flag) => call(NR.clone, CLONE_SIGHAND | flag, 0, 0, 0, 0)),
+      // The kernel reads only the low 32 bits of clone's flags: a high bit is no namespace.
+      call(NR.clone, (1n << 40n) | BigInt(CLONE_SIGHAND), 0, 0, 0, 0),
+    ];
+    expect(errnos(probe(realFilter(), calls), calls.length)).toEqual([EINVAL, ...namespaceFlags.map(() => EHWPOISON), EINVAL]);
+    expect(errnos(probe(null, [calls[0]!, calls[calls.length - 1]!]), 2)).toEqual([EINVAL, EINVAL]);
+  });
+
   it('strict mode traps everything, getpid included', () => {
     const calls = [call(NR.getpid), call(NR.read, 0, 0, 0), call(NR.write, 1, 0, 0), call(NR.mount, 0, 0, 0, 0, 0)];
     const run = probe(buildFilter(SYSCALLS, { ...TRAP_TO_MARKER, strict: true }), calls);
@@ -260,11 +281,12 @@ describe('the real table on the real kernel', () => {
   });
 
   it('gives every number its disposition: a sweep over the whole table', () => {
-    // Calls that would block or end the probe if they ran, and sync (slow): all passthrough.
+    // Calls that would block or end the probe if they ran, fork and vfork (a second
+    // probe would run on), and sync (slow): all passthrough.
     // And the two numbers after rseq: Linux leaves them unassigned, but the kernel of the
     // machines this was written on (6.18.44-fc) answers them before seccomp runs, so no
     // filter can see them (one raises SIGILL). That is the host's, not the table's.
-    const skip = new Set<number>([NR.pause, NR.rt_sigreturn, NR.sync, NR.rseq + 1, NR.rseq + 2]);
+    const skip = new Set<number>([NR.pause, NR.rt_sigreturn, NR.fork, NR.vfork, NR.sync, NR.rseq + 1, NR.rseq + 2]);
     const numbers: number[] = [];
     for (let nr = 0; nr <= MAX_SYSCALL_NR + 16; nr++) if (!skip.has(nr)) numbers.push(nr);
     const allOnes = (nr: number): string => call(nr, ALL_ONES, ALL_ONES, ALL_ONES, ALL_ONES, ALL_ONES, ALL_ONES);
@@ -303,19 +325,24 @@ const RANDOM_BASE = 1000;
 function randomTable(bounds: { minNr: number; maxNr: number; maxEntries: number }): fc.Arbitrary<SyscallEntry[]> {
   const errno = fc.integer({ min: 1, max: 130 }).filter((value) => value !== ENOSYS);
   const rule = fc.record({ arg: fc.integer({ min: 0, max: 5 }), value: fc.nat({ max: 0xffffffff }), errno });
+  // An emulated call's native cases: all 64 bits equal, or the low 32 bits under a mask.
+  const allowRule = fc.record({ arg: fc.integer({ min: 0, max: 5 }), value: fc.nat({ max: 0xffffffff }), mask: fc.option(fc.integer({ min: 1, max: 0xffffffff }), { nil: undefined }) })
+    .map((r): ArgAllowRule => (r.mask === undefined ? { arg: r.arg, value: r.value } : { arg: r.arg, value: (r.value & r.mask) >>> 0, mask: r.mask }));
   const entry = fc.record({
-    disposition: fc.constantFrom('emulated', 'passthrough', 'denied', 'passthrough_checked'),
+    disposition: fc.constantFrom('emulated', 'passthrough', 'denied', 'passthrough_checked', 'emulated_allowed'),
     deniedErrno: errno,
     rules: fc.array(rule, { minLength: 1, maxLength: 4 }),
+    allow: fc.array(allowRule, { minLength: 1, maxLength: 3 }),
   });
   return fc
     .uniqueArray(fc.integer({ min: bounds.minNr, max: bounds.maxNr }), { maxLength: bounds.maxEntries })
     .chain((numbers) => fc.tuple(fc.constant(numbers), fc.array(entry, { minLength: numbers.length, maxLength: numbers.length })))
     .map(([numbers, shapes]) =>
       numbers.map((nr, index): SyscallEntry => {
-        const shape = shapes[index] as { disposition: string; deniedErrno: number; rules: ArgDenyRule[] };
+        const shape = shapes[index] as { disposition: string; deniedErrno: number; rules: ArgDenyRule[]; allow: ArgAllowRule[] };
         const base = { nr, name: `random_${nr}`, family: 'fd' as const, args: [], ret: 'int' as const };
         if (shape.disposition === 'denied') return { ...base, disposition: 'denied', deniedErrno: shape.deniedErrno };
+        if (shape.disposition === 'emulated_allowed') return { ...base, disposition: 'emulated', argAllow: shape.allow };
         if (shape.disposition === 'passthrough_checked') return { ...base, disposition: 'passthrough', argDeny: shape.rules };
         return { ...base, disposition: shape.disposition === 'emulated' ? 'emulated' : 'passthrough' };
       }),
@@ -325,7 +352,14 @@ function randomTable(bounds: { minNr: number; maxNr: number; maxEntries: number 
 /** What the table says should happen, the specification the filter is held to. */
 function expectedErrno(table: readonly SyscallEntry[], nr: number, args: readonly bigint[]): number {
   const entry = table.find((candidate) => candidate.nr === nr);
-  if (!entry || entry.disposition === 'emulated') return EHWPOISON;
+  if (!entry) return EHWPOISON;
+  if (entry.disposition === 'emulated') {
+    const native = (entry.argAllow ?? []).some((rule) => {
+      const a = args[rule.arg] ?? 0n;
+      return rule.mask === undefined ? a === BigInt(rule.value) : Number(a & BigInt(rule.mask)) === rule.value;
+    });
+    return native ? ENOSYS : EHWPOISON;
+  }
   if (entry.disposition === 'denied') return entry.deniedErrno as number;
   for (const rule of entry.argDeny ?? []) {
     if (Number((args[rule.arg] ?? 0n) & 0xffffffffn) === rule.value) return rule.errno;
@@ -338,9 +372,11 @@ describe('random tables on the real kernel', () => {
     const scenario = randomTable({ minNr: RANDOM_BASE, maxNr: RANDOM_BASE + 400, maxEntries: 250 }).chain((table) => {
       // Argument values: each rule's value (high bits random, as the filter must ignore
       // them) or a random value, for every number in range.
-      const ruleValues = table.flatMap((entry) => (entry.argDeny ?? []).map((rule) => rule.value));
+      const ruleValues = table.flatMap((entry) => [...(entry.argDeny ?? []), ...(entry.argAllow ?? [])].map((rule) => rule.value));
       const low = ruleValues.length > 0 ? fc.oneof(fc.constantFrom(...ruleValues), fc.nat({ max: 0xffffffff })) : fc.nat({ max: 0xffffffff });
-      const arg = fc.tuple(low, fc.nat({ max: 0xffffffff })).map(([lo, hi]) => (BigInt(hi) << 32n) | BigInt(lo));
+      // A high word of 0 too: a rule on all 64 bits matches only then.
+      const high = fc.oneof(fc.constant(0), fc.nat({ max: 0xffffffff }));
+      const arg = fc.tuple(low, high).map(([lo, hi]) => (BigInt(hi) << 32n) | BigInt(lo));
       return fc.tuple(fc.constant(table), fc.array(fc.array(arg, { minLength: 6, maxLength: 6 }), { minLength: 420, maxLength: 420 }));
     });
     fc.assert(

@@ -155,7 +155,7 @@ describe('policy', () => {
       'chown', 'lchown', 'fchownat', 'utime', 'utimes', 'futimesat', 'utimensat', 'truncate', 'statfs', 'execve', 'execveat',
       'chroot', 'setxattr', 'lsetxattr', 'getxattr', 'lgetxattr', 'listxattr', 'llistxattr', 'removexattr', 'lremovexattr',
       'setxattrat', 'getxattrat', 'listxattrat', 'removexattrat', 'inotify_add_watch', 'fanotify_mark',
-      'clone', 'fork', 'vfork', 'exit', 'exit_group', 'wait4', 'waitid', 'getppid', 'uname', 'sethostname', 'setdomainname', 'getuid', 'geteuid', 'getgid', 'getegid',
+      'clone', 'exit', 'exit_group', 'wait4', 'waitid', 'getppid', 'uname', 'sethostname', 'setdomainname', 'getuid', 'geteuid', 'getgid', 'getegid',
       'getresuid', 'getresgid', 'getgroups', 'setuid', 'setgid', 'setreuid', 'setregid', 'setresuid', 'setresgid',
       'setgroups', 'setfsuid', 'setfsgid', 'capget', 'capset', 'sysinfo', 'prlimit64', 'getrlimit', 'setrlimit',
       'getrandom', 'fcntl', 'prctl', 'personality', 'seccomp',

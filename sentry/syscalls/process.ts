@@ -1,4 +1,5 @@
-// Process lifecycle: clone, fork, vfork, execve, exit, wait, kill, prctl.
+// Process lifecycle: clone (with a namespace flag: the filter lets the rest
+// run natively), execve, exit, wait, prctl.
 //
 // Under seccomp notification the sentry cannot make a process itself: the host
 // kernel forks, execs, reaps and delivers signals, inside the sandbox's pid
@@ -153,9 +154,8 @@ function execThenForgetCreds(t: Task, ret: SyscallReturn): SyscallReturn {
 }
 
 export const processHandlers: HandlerTable = {
+  // Trapped only with a namespace flag (syscall-tables/x86_64.tbl); fork and vfork are not trapped.
   clone,
-  fork: () => CONTINUE,
-  vfork: () => CONTINUE,
   execve: (k, t, trap) => execThenForgetCreds(t, execve(k, t, trap, AT_FDCWD, 0, 0)),
   execveat: (k, t, trap) => execThenForgetCreds(t, execve(k, t, trap, trap.argI32(0), 1, trap.argI32(4))),
   exit,
