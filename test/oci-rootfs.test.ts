@@ -270,6 +270,26 @@ describe('a user namespace with id mappings (0 -> host 100000, 65536 ids)', () =
     expect(oursOnHost).toEqual({ f: '100000:100000 100644', g: '101000:101000 100644' });
   });
 
+  it('shows the owners of its sockets in /proc/net as runc does: namespace ids', () => {
+    // A listening TCP socket of the namespace's root (host 100000), then of user 1000 (host 101000).
+    const script = [
+      'nc -l -p 4321 &',
+      // busybox nc listens on IPv6's any address, in tcp6.
+      'while [ $(awk \'NR > 1\' /proc/net/tcp6 | wc -l) -lt 1 ]; do usleep 10000; done',
+      'awk \'FNR > 1 { split($2, a, ":"); print a[2], $8 }\' /proc/net/tcp6 /proc/1/net/tcp6',
+      'kill %1',
+    ].join('\n');
+    for (const [user, expected] of [[{ uid: 0, gid: 0 }, '0'], [{ uid: 1000, gid: 1000 }, '1000']] as const) {
+      const { dir } = mappedBundle((c) => { c.process.args = ['sh', '-c', script]; c.process.user = user; });
+      const ours = tsvisor(['run', '--bundle', dir, `un${seq}`]);
+      expect(ours.status, ours.stderr).toBe(0);
+      const theirs = runc(['run', '--bundle', dir, `un${seq}`]);
+      expect(theirs.status, theirs.stderr).toBe(0);
+      expect(ours.stdout).toBe(theirs.stdout);
+      expect(ours.stdout).toBe(`10E1 ${expected}\n10E1 ${expected}\n`);
+    }
+  });
+
   it('runs process.user 1000 as host 101000, as runc does', () => {
     const { dir, rootfs } = mappedBundle((c) => { c.process.args = ['sh', '-c', USER_SCRIPT]; c.process.user = { uid: 1000, gid: 1000 }; });
     const ours = tsvisor(['run', '--bundle', dir, `uu${seq}`]);

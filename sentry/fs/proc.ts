@@ -187,7 +187,7 @@ export class ProcFs implements Filesystem {
     }
     const traced = this.stops ? this.openTracedState(path, flags) : null;
     if (traced !== null) return traced;
-    const withIds = this.openStatusInNamespace(path, flags);
+    const withIds = this.openStatusInNamespace(path, flags) ?? this.openSocketTableInNamespace(path, flags);
     if (withIds !== null) return withIds;
     const allowed = O_ACCMODE | O_PATH | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC | O_TRUNC;
     if (path[0] === 'sys' && path.length > 2 && (PER_NAMESPACE_SYSCTLS.has(path[1]!) || PER_NAMESPACE_SYSCTLS.has(`${path[1]}/${path[2]}`))) {
@@ -228,6 +228,22 @@ export class ProcFs implements Filesystem {
     const text = this.readHostFile(path.join('/'));
     if (typeof text === 'number') return text;
     return openSynthetic('status', statusInNamespace(text, ids), flags);
+  }
+
+  /**
+   * A socket table of PID/net (tcp, udp, raw, ping, packet sockets, v4 and
+   * v6) with its uid column as the program's own kernel shows it: Linux
+   * prints the owner as the opener's user namespace sees it, and the sentry
+   * opens the host's procfs from the host's. null: no translation to make.
+   */
+  private openSocketTableInNamespace(path: readonly string[], flags: number): number | null {
+    const ids = this.tasks.ids;
+    if (ids.uid.isIdentity) return null;
+    if (path.length !== 3 || !isPid(path[0]!) || path[1] !== 'net' || !SOCKET_TABLES_WITH_UIDS.has(path[2]!)) return null;
+    if (flags & O_DIRECTORY) return -E.ENOTDIR;
+    const text = this.readHostFile(path.join('/'));
+    if (typeof text === 'number') return text;
+    return openSynthetic(path[2]!, socketTableInNamespace(text, ids), flags);
   }
 
   /**
@@ -313,6 +329,19 @@ function statusInNamespace(text: string, ids: IdMaps): string {
     const map = field === 'Uid' ? ids.uid : ids.gid;
     return `${field}:${values.replace(/[0-9]+/g, (id) => String(map.toNs(Number(id))))}`;
   });
+}
+
+/** The files of /proc/PID/net whose 8th column is a socket's owner (uid, or packet's User). */
+const SOCKET_TABLES_WITH_UIDS = new Set(['tcp', 'tcp6', 'udp', 'udp6', 'udplite', 'udplite6', 'raw', 'raw6', 'icmp', 'icmp6', 'packet']);
+
+/**
+ * A socket table's uid column with host ids shown as namespace ids (65534
+ * unmapped), each padded to the width it had so the columns stay aligned.
+ * The header's 8th word is not a number, and stays.
+ */
+function socketTableInNamespace(text: string, ids: IdMaps): string {
+  return text.replace(/^([ \t]*(?:\S+[ \t]+){7})([0-9]+)(?=[ \t\n]|$)/gm, (_line, before: string, uid: string) =>
+    before + String(ids.uid.toNs(Number(uid))).padStart(uid.length));
 }
 
 function openSynthetic(name: string, text: string, flags: number): number {
