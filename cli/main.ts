@@ -11,7 +11,7 @@
 import './client-env.js';
 import '../native/code-cache.js';
 import './prestart.js';
-import { takeSentryThread } from '../sentry/thread.js';
+import { stopBootingSentryThreads, takeSentryThread } from '../sentry/thread.js';
 import { isOciInvocation, ociMain, OCI_USAGE } from './oci/runtime.js';
 import { CommandError, UsageError } from './usage.js';
 
@@ -73,8 +73,13 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (status) => process.exit(status),
+  async (status) => {
+    await stopBootingSentryThreads();
+    process.exit(status);
+  },
   async (err: unknown) => {
+    // A failure may come while the prestarted sentry thread still boots.
+    await stopBootingSentryThreads();
     if (err instanceof UsageError) {
       process.stderr.write(`tsvisor: ${err.message}\n${await usage()}\n`);
       process.exit(2);

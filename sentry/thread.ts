@@ -14,6 +14,9 @@ export class SentryThread {
   private readonly onExit = (): void => { this.early ??= 'the sentry ended before the sandbox started'; };
 
   constructor() {
+    booting.add(this.worker);
+    this.worker.once('online', () => booting.delete(this.worker));
+    this.worker.once('exit', () => booting.delete(this.worker));
     this.worker.on('error', this.onError);
     this.worker.on('exit', this.onExit);
   }
@@ -32,6 +35,19 @@ export class SentryThread {
 }
 
 let prestarted: SentryThread | null = null;
+/** Threads started and not yet running their first line, for stopBootingSentryThreads. */
+const booting = new Set<Worker>();
+
+/**
+ * Stops the sentry threads that are still booting, and waits until they are
+ * gone: called before process.exit, since a command may end while its
+ * thread still boots (a usage error right after the prestart), and Node 20
+ * does not always survive exiting under a worker in its bootstrap. A thread
+ * past it is left to the exit, as Node does.
+ */
+export async function stopBootingSentryThreads(): Promise<void> {
+  await Promise.allSettled([...booting].map((w) => w.terminate()));
+}
 
 /**
  * Starts the thread now, before the command's own modules load: cli/prestart.ts
