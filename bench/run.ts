@@ -102,7 +102,7 @@ async function netOnly(t0: number, dir: string): Promise<number> {
   process.stdout.write([
     '',
     `tsvisor bench --only net: Linux ${os.release()} ${os.arch()}, ${os.cpus().length} CPUs, node ${process.version}`,
-    'native = the commands on the host; runsc = runsc do on its ptrace platform, --network=none; tsvisor = node dist/bundle/main.cjs do;',
+    'native = the commands on the host; runsc = runsc do on its ptrace platform, --network=none; tsvisor = bin/tsvisor-runtime do (the front end, which execs node on dist/bundle/main.cjs);',
     'higher is better in every row here; ratios are of medians; "-" = not measured by design; * = some runs failed (reasons below)',
     '',
     renderTable(net.rows),
@@ -643,7 +643,7 @@ async function main(): Promise<number> {
     `tsvisor bench: Linux ${os.release()} ${os.arch()}, ${os.cpus().length} CPUs, node ${process.version}`,
     'native = the program alone; C floor = bench/c/notify_floor.c (seccomp notify, blocking RECV/SEND, sync wake-up);',
     'ptrace C floor = bench/c/ptrace_floor.c (seccomp RET_TRACE, skip the call at the stop); runsc = its ptrace platform;',
-    'tsvisor = node dist/bundle/main.cjs do; ratios are of medians; "-" = not measured by design;',
+    'tsvisor = bin/tsvisor-runtime do (the front end, which execs node on dist/bundle/main.cjs); ratios are of medians; "-" = not measured by design;',
     'n/a = every run failed, * = some runs failed and are left out (reasons below);',
     'the network rows (Gbit/s, req/s) are the one place where higher is better',
     '',
