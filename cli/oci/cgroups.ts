@@ -5,12 +5,12 @@
 // one cgroup, tsvisor/oci-<id>, for all of it (a process is in one v2
 // cgroup): cgroup.freeze pauses, cpu.weight and cpu.max limit the CPU, and
 // runSandbox writes the memory and pids limits into it. Each function below
-// tells the versions apart by the files of the cgroup it is given. Only
+// tells the versions apart by the cgroup it is given (isV2Cgroup). Only
 // cgroups that isTsvisorCgroup() accepts are ever written or removed: never
 // one tsvisor did not create, and nothing is remounted.
 import fs from 'node:fs';
 import path from 'node:path';
-import { CgroupError, hostCgroupVersion, makeV2Cgroup } from '../../sentry/kernel/cgroup.js';
+import { CgroupError, hostCgroupVersion, isV2Cgroup, makeV2Cgroup } from '../../sentry/kernel/cgroup.js';
 import { CommandError } from '../usage.js';
 import { isTsvisorCgroup, type CgroupController } from './state.js';
 import type { CpuLimits } from './translate.js';
@@ -123,10 +123,9 @@ export function cpuMaxText(current: string, cpu: CpuLimits): string {
 }
 
 export function applyCpu(dir: string, cpu: CpuLimits): void {
-  const cpuMax = path.join(dir, 'cpu.max');
-  if (fs.existsSync(cpuMax)) {
+  if (isV2Cgroup(dir)) {
     if (cpu.shares !== undefined) writeSetting('cpu', dir, 'cpu.weight', cpuWeightOfShares(cpu.shares));
-    if (cpu.quota !== undefined || cpu.period !== undefined) writeSetting('cpu', dir, 'cpu.max', cpuMaxText(fs.readFileSync(cpuMax, 'latin1'), cpu));
+    if (cpu.quota !== undefined || cpu.period !== undefined) writeSetting('cpu', dir, 'cpu.max', cpuMaxText(fs.readFileSync(path.join(dir, 'cpu.max'), 'latin1'), cpu));
     return;
   }
   if (cpu.shares !== undefined) writeSetting('cpu', dir, 'cpu.shares', cpu.shares);
@@ -177,7 +176,7 @@ export async function removeCgroupsWhenEmpty(cgroups: Partial<Record<CgroupContr
 export function freezerState(dir: string | undefined): string | undefined {
   if (dir === undefined) return undefined;
   try {
-    if (!fs.existsSync(path.join(dir, 'cgroup.freeze'))) return fs.readFileSync(path.join(dir, 'freezer.state'), 'latin1').trim();
+    if (!isV2Cgroup(dir)) return fs.readFileSync(path.join(dir, 'freezer.state'), 'latin1').trim();
     const asked = fs.readFileSync(path.join(dir, 'cgroup.freeze'), 'latin1').trim() === '1';
     const frozen = /^frozen 1$/m.test(fs.readFileSync(path.join(dir, 'cgroup.events'), 'latin1'));
     return frozen ? 'FROZEN' : asked ? 'FREEZING' : 'THAWED';
@@ -189,7 +188,7 @@ export function freezerState(dir: string | undefined): string | undefined {
 /** Freezes (FROZEN) or thaws (THAWED), and waits until the kernel says it is done. */
 export async function setFrozen(dir: string, frozen: boolean): Promise<void> {
   const want = frozen ? 'FROZEN' : 'THAWED';
-  const v2 = fs.existsSync(path.join(dir, 'cgroup.freeze'));
+  const v2 = isV2Cgroup(dir);
   for (let i = 0; ; i++) {
     if (v2) writeSetting('freezer', dir, 'cgroup.freeze', frozen ? 1 : 0);
     else writeSetting('freezer', dir, 'freezer.state', want);

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CLI_MAIN } from '../../native/paths.js';
 import { ownNodeEnv } from '../client-env.js';
+import { isV2Cgroup } from '../../sentry/kernel/cgroup.js';
 import { CommandError, UsageError } from '../usage.js';
 import { applyCpu, freezerState, readNumber, setFrozen, writeSetting } from './cgroups.js';
 import { controlSocketPath, request, type ExecRequest } from './control.js';
@@ -193,7 +194,7 @@ function applyUpdate(rec: ContainerRecord, u: Update): void {
  * swap alone (memory.swap.max): the total less the memory limit.
  */
 function setMemory(dir: string, memory: number | undefined, swap: number | undefined): void {
-  if (fs.existsSync(path.join(dir, 'memory.max'))) return setMemoryV2(dir, memory, swap);
+  if (isV2Cgroup(dir)) return setMemoryV2(dir, memory, swap);
   const hasSw = fs.existsSync(path.join(dir, 'memory.memsw.limit_in_bytes'));
   const mem = memory !== undefined ? memory : undefined;
   const sw = swap ?? mem;
@@ -252,8 +253,7 @@ function statsEvent(rec: ContainerRecord): unknown {
   const cg = rec.cgroups ?? {};
   const limit = (v: number | undefined): number => v ?? 0;
   // One cgroup v2 holds every controller's files under their v2 names.
-  const v2 = cg.freezer !== undefined && fs.existsSync(path.join(cg.freezer, 'cgroup.freeze'));
-  if (v2) {
+  if (cg.freezer !== undefined && isV2Cgroup(cg.freezer)) {
     const dir = cg.freezer;
     const usec = keyedNumber(dir, 'cpu.stat', 'usage_usec');
     return {

@@ -220,14 +220,7 @@ export class SandboxCgroups {
     try {
       let memory: MemoryLimit | null = null;
       if (limits.memoryBytes !== undefined) {
-        const dir = makeCgroup('memory', id, dirs);
-        writeSetting(dir, 'memory.limit_in_bytes', limits.memoryBytes);
-        const memsw = path.join(dir, 'memory.memsw.limit_in_bytes');
-        if (fs.existsSync(memsw)) writeSetting(dir, 'memory.memsw.limit_in_bytes', limits.memoryBytes);
-        // Read back: the kernel applies the limit in whole pages.
-        const applied = Number(fs.readFileSync(path.join(dir, 'memory.limit_in_bytes'), 'latin1').trim());
-        if (!Number.isSafeInteger(applied) || applied <= 0) throw new CgroupError(`${dir}: the kernel reports a memory limit of '${applied}'`);
-        memory = { limitBytes: applied, cgroupDir: dir };
+        memory = limitMemory(makeCgroup('memory', id, dirs), limits.memoryBytes);
       }
       if (limits.pids !== undefined) writeSetting(makeCgroup('pids', id, dirs), 'pids.max', limits.pids);
       return new SandboxCgroups(dirs, memory);
@@ -250,11 +243,7 @@ export class SandboxCgroups {
     try {
       let memory: MemoryLimit | null = null;
       if (limits.memoryBytes !== undefined) {
-        writeSetting(dir, 'memory.max', limits.memoryBytes);
-        if (fs.existsSync(path.join(dir, 'memory.swap.max'))) writeSetting(dir, 'memory.swap.max', 0);
-        const applied = Number(fs.readFileSync(path.join(dir, 'memory.max'), 'latin1').trim());
-        if (!Number.isSafeInteger(applied) || applied <= 0) throw new CgroupError(`${dir}: the kernel reports a memory limit of '${applied}'`);
-        memory = { limitBytes: applied, cgroupDir: dir };
+        memory = limitMemory(dir, limits.memoryBytes);
         dirs.set('memory', dir);
       }
       if (limits.pids !== undefined) {
@@ -311,6 +300,27 @@ function makeCgroup(controller: Controller, id: string, dirs: Map<Controller, st
   }
   dirs.set(controller, dir);
   return dir;
+}
+
+/** Whether dir is a cgroup v2 cgroup: every v2 cgroup has cgroup.controllers, no v1 one does. */
+export function isV2Cgroup(dir: string): boolean {
+  return fs.existsSync(path.join(dir, 'cgroup.controllers'));
+}
+
+/**
+ * Limits a memory cgroup to bytes, with no swap beyond it where the kernel
+ * accounts swap (v1: memory+swap at the same value; v2: swap at 0), and
+ * returns the limit as the kernel applied it (in whole pages).
+ */
+function limitMemory(dir: string, bytes: number): MemoryLimit {
+  const v2 = isV2Cgroup(dir);
+  const limitFile = v2 ? 'memory.max' : 'memory.limit_in_bytes';
+  const swapFile = v2 ? 'memory.swap.max' : 'memory.memsw.limit_in_bytes';
+  writeSetting(dir, limitFile, bytes);
+  if (fs.existsSync(path.join(dir, swapFile))) writeSetting(dir, swapFile, v2 ? 0 : bytes);
+  const applied = Number(fs.readFileSync(path.join(dir, limitFile), 'latin1').trim());
+  if (!Number.isSafeInteger(applied) || applied <= 0) throw new CgroupError(`${dir}: the kernel reports a memory limit of '${applied}'`);
+  return { limitBytes: applied, cgroupDir: dir };
 }
 
 function writeSetting(dir: string, file: string, value: number): void {
@@ -370,7 +380,7 @@ export interface MemoryUsage {
  * read (the cgroup is being removed as the sandbox ends).
  */
 export function readMemoryUsage(cgroupDir: string): MemoryUsage | null {
-  const v2 = fs.existsSync(path.join(cgroupDir, 'memory.current'));
+  const v2 = isV2Cgroup(cgroupDir);
   let usageText: string;
   let statText: string;
   try {
