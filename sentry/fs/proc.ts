@@ -187,7 +187,7 @@ export class ProcFs implements Filesystem {
     }
     const traced = this.stops ? this.openTracedState(path, flags) : null;
     if (traced !== null) return traced;
-    const withIds = this.openStatusInNamespace(path, flags) ?? this.openSocketTableInNamespace(path, flags);
+    const withIds = this.openWithNamespaceIds(path, flags);
     if (withIds !== null) return withIds;
     const allowed = O_ACCMODE | O_PATH | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC | O_TRUNC;
     if (path[0] === 'sys' && path.length > 2 && (PER_NAMESPACE_SYSCTLS.has(path[1]!) || PER_NAMESPACE_SYSCTLS.has(`${path[1]}/${path[2]}`))) {
@@ -215,35 +215,24 @@ export class ProcFs implements Filesystem {
   }
 
   /**
-   * A task's status file as the program's own kernel shows it: the sentry
+   * A file that shows ids, as the program's own kernel shows it: the sentry
    * opens the host's procfs from the host's user namespace, which shows host
-   * ids on the Uid, Gid and Groups lines. null: no translation to make (no
-   * id mappings, or not such a file).
+   * ids. A task's status file (its Uid, Gid and Groups lines), and the
+   * socket tables of PID/net (tcp, udp, raw, ping, packet sockets, v4 and
+   * v6: their uid column, which Linux prints as the opener's namespace sees
+   * it). null: no translation to make (no id mappings, or not such a file).
    */
-  private openStatusInNamespace(path: readonly string[], flags: number): number | null {
+  private openWithNamespaceIds(path: readonly string[], flags: number): number | null {
     const ids = this.tasks.ids;
-    if (ids.uid.isIdentity && ids.gid.isIdentity) return null;
-    if (!isTaskFile(path, 'status')) return null;
+    const name = path[path.length - 1]!;
+    let rewrite: ((text: string, ids: IdMaps) => string) | null = null;
+    if (isTaskFile(path, 'status') && !(ids.uid.isIdentity && ids.gid.isIdentity)) rewrite = statusInNamespace;
+    else if (path.length === 3 && isPid(path[0]!) && path[1] === 'net' && SOCKET_TABLES_WITH_UIDS.has(name) && !ids.uid.isIdentity) rewrite = socketTableInNamespace;
+    if (rewrite === null) return null;
     if (flags & O_DIRECTORY) return -E.ENOTDIR;
     const text = this.readHostFile(path.join('/'));
     if (typeof text === 'number') return text;
-    return openSynthetic('status', statusInNamespace(text, ids), flags);
-  }
-
-  /**
-   * A socket table of PID/net (tcp, udp, raw, ping, packet sockets, v4 and
-   * v6) with its uid column as the program's own kernel shows it: Linux
-   * prints the owner as the opener's user namespace sees it, and the sentry
-   * opens the host's procfs from the host's. null: no translation to make.
-   */
-  private openSocketTableInNamespace(path: readonly string[], flags: number): number | null {
-    const ids = this.tasks.ids;
-    if (ids.uid.isIdentity) return null;
-    if (path.length !== 3 || !isPid(path[0]!) || path[1] !== 'net' || !SOCKET_TABLES_WITH_UIDS.has(path[2]!)) return null;
-    if (flags & O_DIRECTORY) return -E.ENOTDIR;
-    const text = this.readHostFile(path.join('/'));
-    if (typeof text === 'number') return text;
-    return openSynthetic(path[2]!, socketTableInNamespace(text, ids), flags);
+    return openSynthetic(name, rewrite(text, ids), flags);
   }
 
   /**
